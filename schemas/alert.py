@@ -1,0 +1,32 @@
+"""``news.alerts``: one article matched one subscription."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas._base import Contract, UtcDatetime
+from schemas.enriched import Sentiment
+
+
+class Alert(Contract):
+    """A subscription matched an article. Keyed by ``subscription_id`` on ``news.alerts``."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this contract.")
+    alert_id: str = Field(
+        pattern=r"^[0-9a-f]{32}$",
+        description=(
+            "blake2b-128 of subscription id and article id: a redelivered alert keeps its id, "
+            "so receivers can drop repeats."
+        ),
+    )
+    subscription_id: str
+    subscription_name: str
+    article_id: str
+    title: str
+    url: str | None = None
+    source: str
+    published_at: UtcDatetime
+    matched_topics: list[str] = Field(description="Topic ids that made the subscription match.")
+    matched_terms: list[str] = Field(description="Article terms behind those topics.")
+    sentiment: Sentiment
+    created_at: UtcDatetime = Field(description="When notify produced the alert (UTC).")

@@ -1,0 +1,37 @@
+"""``news.enriched``: an article with what enrich learned about it."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas._base import Contract
+from schemas.article import Article
+
+
+class TopicTag(Contract):
+    """One taxonomy topic the article was tagged with, and why."""
+
+    id: str = Field(description="Taxonomy topic id.", examples=["ukraine-security-guarantees"])
+    label: str = Field(description="Human-readable topic name.")
+    score: float = Field(ge=0.0, le=1.0, description="Confidence of the tag, 0..1.")
+    matched: list[str] = Field(
+        default_factory=list, description="The terms in the article that satisfied the rule."
+    )
+
+
+class Sentiment(Contract):
+    """Tone of the article's headline and summary."""
+
+    score: float = Field(ge=-1.0, le=1.0, description="VADER compound score, -1..1.")
+    label: Literal["negative", "neutral", "positive"]
+    method: str = Field(description="How the score was computed.", examples=["vader:title+summary"])
+
+
+class EnrichedArticle(Contract):
+    """An article plus tags and sentiment. Keyed by ``article.article_id``."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this contract.")
+    article: Article
+    topics: list[TopicTag] = Field(default_factory=list)
+    sentiment: Sentiment
+    taxonomy_version: str = Field(description="Version of the taxonomy file that tagged it.")

@@ -1,0 +1,65 @@
+"""Topic name ↔ model ↔ key: the one place topic names are spelled."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from schemas.alert import Alert
+from schemas.article import Article
+from schemas.enriched import EnrichedArticle
+from schemas.raw import RawArticleEvent
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class TopicSpec(Generic[M]):
+    """A Kafka topic's contract: its base name, payload model and how records are keyed."""
+
+    name: str
+    model: type[M]
+    key_doc: str
+    key_of: Callable[[M], str] | None = None
+    dlq: str | None = None
+    """Where records that cannot be processed go, if the topic is a stage's input."""
+
+
+def _article_key(a: Article) -> str:
+    return a.article_id
+
+
+def _enriched_key(e: EnrichedArticle) -> str:
+    return e.article.article_id
+
+
+def _alert_key(a: Alert) -> str:
+    return a.subscription_id
+
+
+RAW: TopicSpec[RawArticleEvent] = TopicSpec(
+    "news.raw",
+    RawArticleEvent,
+    "scraper's choice (the URL when it has one); null allowed",
+    dlq="news.raw.dlq",
+)
+ARTICLES: TopicSpec[Article] = TopicSpec(
+    "news.articles", Article, "article_id", _article_key, dlq="news.articles.dlq"
+)
+ENRICHED: TopicSpec[EnrichedArticle] = TopicSpec(
+    "news.enriched", EnrichedArticle, "article.article_id", _enriched_key, dlq="news.enriched.dlq"
+)
+ALERTS: TopicSpec[Alert] = TopicSpec("news.alerts", Alert, "subscription_id", _alert_key)
+
+ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS)
+
+
+def all_topic_names() -> list[str]:
+    """Every topic newswire reads or writes, dead-letter topics included."""
+    names: list[str] = []
+    for spec in ALL:
+        names.append(spec.name)
+        if spec.dlq:
+            names.append(spec.dlq)
+    return names

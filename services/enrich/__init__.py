@@ -1,0 +1,1 @@
+"""enrich: ``news.articles`` → ``news.enriched``. Topic tags and sentiment."""

@@ -1,0 +1,33 @@
+"""The enrich worker: an article in, the article with topic tags and sentiment out."""
+
+import structlog
+
+from schemas import topics
+from schemas.article import Article
+from schemas.enriched import EnrichedArticle
+from services.enrich import sentiment
+from services.enrich.settings import EnrichSettings
+from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
+from services.runtime.worker import Worker
+
+log = structlog.get_logger("newswire.enrich")
+
+
+def enrich(article: Article, taxonomy: Taxonomy) -> EnrichedArticle:
+    return EnrichedArticle(
+        article=article,
+        topics=tag(article, taxonomy),
+        sentiment=sentiment.score(article),
+        taxonomy_version=taxonomy.version,
+    )
+
+
+def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+
+    async def step(article: Article) -> EnrichedArticle:
+        enriched = enrich(article, taxonomy)
+        log.info("article_enriched", topics=[t.id for t in enriched.topics])
+        return enriched
+
+    return Worker("enrich", source=topics.ARTICLES, sink=topics.ENRICHED, step=step)

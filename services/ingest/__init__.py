@@ -1,0 +1,1 @@
+"""ingest: ``news.raw`` → ``news.articles``. Parses scraped payloads into normalised articles."""

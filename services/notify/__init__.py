@@ -1,0 +1,1 @@
+"""notify: ``news.enriched`` → ``news.alerts``. Matches subscriptions and delivers alerts."""

@@ -1,0 +1,73 @@
+"""Subscriptions: loading them, and matching an enriched article against them. Pure."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.alert import Alert
+from schemas.enriched import EnrichedArticle
+
+
+class Subscription(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    topics: list[str] = Field(min_length=1, description="Matches when any of these is tagged.")
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    delivery: list[Literal["log", "stdout"]] = Field(default_factory=lambda: ["log"])
+
+
+class SubscriptionFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subscriptions: list[Subscription]
+
+
+def load_subscriptions(path: Path) -> list[Subscription]:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    subs = SubscriptionFile.model_validate(data).subscriptions
+    ids = [s.id for s in subs]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ValueError(f"duplicate subscription ids in {path}: {duplicated}")
+    return subs
+
+
+def alert_id(subscription_id: str, article_id: str) -> str:
+    return hashlib.blake2b(f"{subscription_id}\n{article_id}".encode(), digest_size=16).hexdigest()
+
+
+def match(
+    enriched: EnrichedArticle, subscriptions: list[Subscription], now: datetime | None = None
+) -> list[Alert]:
+    """One alert per subscription that any of the article's qualifying topic tags satisfies."""
+    created = now or datetime.now(UTC)
+    article = enriched.article
+    alerts = []
+    for sub in subscriptions:
+        hits = [t for t in enriched.topics if t.id in sub.topics and t.score >= sub.min_score]
+        if not hits:
+            continue
+        alerts.append(
+            Alert(
+                alert_id=alert_id(sub.id, article.article_id),
+                subscription_id=sub.id,
+                subscription_name=sub.name,
+                article_id=article.article_id,
+                title=article.title,
+                url=article.url,
+                source=article.source,
+                published_at=article.published_at,
+                matched_topics=[t.id for t in hits],
+                matched_terms=sorted({term for t in hits for term in t.matched}),
+                sentiment=enriched.sentiment,
+                created_at=created,
+            )
+        )
+    return alerts

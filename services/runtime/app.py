@@ -1,0 +1,85 @@
+"""Running a worker: clients, HTTP endpoints, signals and an orderly shutdown."""
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from services.runtime.health import Health, health_app, start_http
+from services.runtime.kafka import make_consumer, make_producer
+from services.runtime.loop import StageLoop
+from services.runtime.metrics import WorkerMetrics
+from services.runtime.settings import RuntimeSettings
+from services.runtime.worker import Worker
+
+log = structlog.get_logger("newswire.runtime")
+
+
+async def run_worker(
+    worker: Worker[Any, Any],
+    settings: RuntimeSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = False,
+    registry: CollectorRegistry | None = None,
+) -> None:
+    """Runs ``worker`` until ``stop`` is set (or SIGTERM/SIGINT with ``handle_signals``).
+
+    Shutdown: the batch in flight is finished and acknowledged, its offsets committed, the
+    consumer leaves its group (so partitions move at once, not after the session timeout) and
+    the producer flushes. If that takes longer than ``shutdown_timeout_seconds`` the loop is
+    cancelled; uncommitted records are then re-read by the next owner (at-least-once).
+    """
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        running = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            running.add_signal_handler(sig, stop.set)
+
+    structlog.contextvars.bind_contextvars(service=worker.name)
+    metrics = WorkerMetrics(worker.name, registry)
+    health = Health(stall_after=settings.stall_after_seconds)
+    runner, port = await start_http(
+        health_app(health, metrics.registry, worker.name), settings.http.host, settings.http.port
+    )
+    log.info("http_listening", host=settings.http.host, port=port)
+
+    client_id = f"{settings.kafka.client_id}-{worker.name}"
+    producer = make_producer(settings.kafka, client_id)
+    consumer = make_consumer(settings.kafka, client_id, settings.group_for(worker.name))
+    try:
+        await producer.start()
+        await consumer.start()
+        stage = StageLoop(worker, settings, consumer, producer, metrics, health)
+        stage.subscribe()
+        health.started = True
+        log.info(
+            "worker_started",
+            source=settings.topic(worker.source.name),
+            sink=settings.topic(worker.sink.name),
+            group=settings.group_for(worker.name),
+        )
+        task = asyncio.create_task(stage.run(stop), name=f"{worker.name}-loop")
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            log.info("worker_stopping")
+            health.stopping = True
+            try:
+                await asyncio.wait_for(asyncio.shield(task), settings.shutdown_timeout_seconds)
+            except TimeoutError:
+                log.error("shutdown_timeout", seconds=settings.shutdown_timeout_seconds)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        stopped.cancel()
+        task.result()  # re-raise a loop failure: the process must exit non-zero
+    finally:
+        health.stopping = True
+        await consumer.stop()
+        await producer.stop()
+        await runner.cleanup()
+        log.info("worker_stopped")

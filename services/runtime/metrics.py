@@ -1,0 +1,65 @@
+"""Every metric a worker exports, in one container with an injected registry.
+
+Names follow ``newswire_<noun>_<unit>``; labels are small and fixed (service, topic, outcome,
+reason). Tests pass a fresh ``CollectorRegistry`` so no two workers share state.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000)
+
+
+class WorkerMetrics:
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.service = service
+        r = self.registry
+        # Records read from the source topic, by outcome: ok | dropped | dead_letter.
+        self.records_consumed = Counter(
+            "newswire_records_consumed",
+            "Records read from the source topic, by outcome.",
+            ["service", "topic", "outcome"],
+            registry=r,
+        )
+        # Records the broker acknowledged on each output topic (dead-letter topics included).
+        self.records_produced = Counter(
+            "newswire_records_produced",
+            "Records acknowledged by the broker, by topic.",
+            ["service", "topic"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "newswire_dead_letters",
+            "Records sent to a dead-letter topic, by reason.",
+            ["service", "reason"],
+            registry=r,
+        )
+        self.processing_seconds = Histogram(
+            "newswire_processing_seconds",
+            "Time to decode, process and encode one record.",
+            ["service"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_records = Histogram(
+            "newswire_batch_records",
+            "Records per consumed batch.",
+            ["service"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.commits = Counter(
+            "newswire_offset_commits", "Offset commits, by outcome.", ["service", "outcome"],
+            registry=r,
+        )
+        self.assigned_partitions = Gauge(
+            "newswire_assigned_partitions", "Source partitions assigned to this worker.",
+            ["service"], registry=r,
+        )
+        self.last_loop_timestamp = Gauge(
+            "newswire_loop_last_turn_timestamp_seconds",
+            "Unix time of the last turn of the consume loop.",
+            ["service"],
+            registry=r,
+        )

@@ -1,0 +1,72 @@
+"""Runtime settings, read once from the environment (prefix ``NEWSWIRE_``, nesting ``__``).
+
+Only ``services/cli.py`` builds settings; everything below takes them as an argument.
+Example: ``NEWSWIRE_KAFKA__BOOTSTRAP=127.0.0.1:9092 NEWSWIRE_HTTP__PORT=9101 newswire ingest``.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bootstrap: str = Field(default="127.0.0.1:9092", description="host:port[,host:port...]")
+    client_id: str = "newswire"
+    # A worker that dies is noticed by the group after this long; 10 s (Kafka's default is 45 s)
+    # keeps failover quick for a pipeline whose steps take milliseconds.
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    # Batching knobs: getmany returns at most max_batch records; the producer waits up to
+    # linger_ms to fill a batch. 5 ms costs little latency and saves many small requests.
+    max_batch: int = Field(default=500, ge=1, le=10_000)
+    poll_timeout_ms: int = Field(default=200, ge=10)
+    linger_ms: int = Field(default=5, ge=0)
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+
+
+class CommitSettings(BaseModel):
+    """When acknowledged offsets are committed: every N messages or T seconds, whichever first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    every_messages: int = Field(default=1_000, ge=1)
+    every_seconds: float = Field(default=1.0, gt=0)
+
+
+class RuntimeSettings(BaseSettings):
+    """Settings every worker shares. Services subclass it for their own knobs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWIRE_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    http: HttpSettings = HttpSettings()
+    commit: CommitSettings = CommitSettings()
+    topic_prefix: str = Field(
+        default="", description="Prepended to every topic name; tests isolate themselves with it."
+    )
+    group_id: str | None = Field(default=None, description="Consumer group; newswire-<service>.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # /healthz fails when the loop has not turned for this long (a hung step or a stuck await).
+    stall_after_seconds: float = Field(default=30.0, gt=0)
+    # How long SIGTERM waits for the in-flight batch to be acknowledged and committed.
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def group_for(self, service: str) -> str:
+        return self.group_id or f"{self.topic_prefix}newswire-{service}"

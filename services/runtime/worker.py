@@ -1,0 +1,146 @@
+"""A worker declaration, and what happens to one record (pure: no Kafka, no clock).
+
+A step is a typed async function from the source topic's model to the sink topic's model:
+it returns one output, a list of outputs, or ``None`` to drop the record. It raises
+:class:`InvalidMessage` for bad data. Everything else (decoding, keys, dead letters,
+offsets, metrics) is the runtime's.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from schemas.topics import TopicSpec
+from services.runtime.dlq import Headers, SourcePosition, dead_letter_headers
+from services.runtime.errors import InvalidMessage
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+Step = Callable[[In], Awaitable[Out | Sequence[Out] | None]]
+
+log = structlog.get_logger("newswire.runtime")
+
+
+@dataclass(frozen=True)
+class Worker(Generic[In, Out]):
+    """One stage: read ``source``, run ``step`` on each record, write to ``sink``."""
+
+    name: str
+    source: TopicSpec[In]
+    sink: TopicSpec[Out]
+    step: Step[In, Out]
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    """A record to produce, with its topic name not yet prefixed."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers = field(default_factory=list)
+
+
+Outcome = Literal["ok", "dropped", "dead_letter"]
+
+
+@dataclass(frozen=True)
+class Processed:
+    outcome: Outcome
+    records: list[OutRecord]
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """The parts of a consumed record that processing needs (aiokafka's ConsumerRecord fits)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+def article_id_of(model: BaseModel) -> str | None:
+    """The article a record is about, for log context, if the model names one."""
+    direct = getattr(model, "article_id", None)
+    if isinstance(direct, str):
+        return direct
+    nested = getattr(model, "article", None)
+    nested_id = getattr(nested, "article_id", None)
+    return nested_id if isinstance(nested_id, str) else None
+
+
+def _decode(spec: TopicSpec[In], value: bytes | None) -> In:
+    if value is None:
+        raise InvalidMessage("empty_value", "record has no value (a tombstone on a data topic)")
+    try:
+        return spec.model.model_validate_json(value)
+    except ValidationError as exc:
+        # include_input=False: the payload may be megabytes; the DLQ keeps it as the value.
+        detail = exc.json(include_url=False, include_input=False)
+        raise InvalidMessage("invalid_envelope", f"not a valid {spec.model.__name__}: {detail}")
+
+
+def _encode(spec: TopicSpec[Out], model: Out) -> OutRecord:
+    key = spec.key_of(model).encode() if spec.key_of else None
+    return OutRecord(spec.name, key, model.model_dump_json().encode())
+
+
+def _as_list(result: Out | Sequence[Out] | None) -> list[Out]:
+    if result is None:
+        return []
+    if isinstance(result, BaseModel):
+        return [result]
+    return list(result)
+
+
+async def process_record(worker: Worker[In, Out], record: InputRecord) -> Processed:
+    """Decode, run the step, encode; bad data becomes one dead-letter record.
+
+    Exceptions other than :class:`InvalidMessage` (and pydantic errors building an output,
+    which mean the input held values the contract forbids) propagate: they are bugs or
+    outages, and the loop must stop rather than skip the record.
+    """
+    try:
+        message = _decode(worker.source, record.value)
+        article_id = article_id_of(message)
+        if article_id:
+            structlog.contextvars.bind_contextvars(article_id=article_id)
+        try:
+            outputs = _as_list(await worker.step(message))
+        except ValidationError as exc:
+            detail = exc.json(include_url=False, include_input=False)
+            raise InvalidMessage("invalid_output", detail) from exc
+        encoded = [_encode(worker.sink, out) for out in outputs]
+    except InvalidMessage as exc:
+        if worker.source.dlq is None:
+            raise
+        where = SourcePosition(record.topic, record.partition, record.offset, record.timestamp)
+        headers = dead_letter_headers(record.headers, exc, worker.name, where)
+        dead = OutRecord(worker.source.dlq, record.key, record.value or b"", headers)
+        log.warning("record_dead_lettered", reason=exc.reason, detail=exc.detail[:300])
+        return Processed("dead_letter", [dead], exc.reason)
+    if not encoded:
+        return Processed("dropped", [])
+    return Processed("ok", encoded)
+
+
+def to_input(record: Any) -> InputRecord:
+    """Adapts an aiokafka ConsumerRecord."""
+    return InputRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp=record.timestamp,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers or []),
+    )
