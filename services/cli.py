@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from schemas import topics
 from services.runtime.settings import RuntimeSettings
@@ -33,9 +34,11 @@ def _default_bootstrap() -> None:
 def _run_service(name: str) -> int:
     from services.runtime.app import run_worker
     from services.runtime.logging import configure_logging
+    from services.runtime.worker import Worker
 
     _default_bootstrap()
     settings: RuntimeSettings
+    worker: Worker[Any, Any]
     if name == "ingest":
         from services.ingest.settings import IngestSettings
         from services.ingest.step import build_worker as build_ingest
@@ -104,7 +107,10 @@ def _topics(args: argparse.Namespace) -> int:
     bootstrap = args.bootstrap or settings.kafka.bootstrap
     names = [settings.topic(n) for n in topics.all_topic_names()]
     created = asyncio.run(ensure_topics(bootstrap, names, args.partitions))
-    print(f"topics: {len(created)} created, {len(names) - len(created)} already there", file=sys.stderr)
+    print(
+        f"topics: {len(created)} created, {len(names) - len(created)} already there",
+        file=sys.stderr,
+    )
     return 0
 
 

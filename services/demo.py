@@ -1,6 +1,7 @@
 """``newswire demo``: a real broker, the three workers as processes, sample articles → alerts."""
 
 import asyncio
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -9,6 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import topics
 from schemas.alert import Alert
+from services.runtime import dlq
+from services.runtime.dlq import header_map
 from services.runtime.io import produce_raw, raw_event_from_file, read_topic
 from services.runtime.kafka import ensure_topics
 from services.runtime.local import REPO_ROOT, WorkerProcess, running_broker, start_broker
@@ -72,7 +75,9 @@ async def run_demo(timeout: float = 120.0) -> int:
     try:
         for w in workers:
             w.start()
-        await asyncio.gather(*(w.wait_ready(max(5.0, deadline - time.monotonic())) for w in workers))
+        await asyncio.gather(
+            *(w.wait_ready(max(5.0, deadline - time.monotonic())) for w in workers)
+        )
         for w in workers:
             print(f"  {w.service:<8} ready · {w.url}/metrics · log {w.log_path}")
 
@@ -99,7 +104,10 @@ async def run_demo(timeout: float = 120.0) -> int:
         while time.monotonic() < deadline:
             got = await consumed(ingest)
             articles = got.get("ok", 0.0)
-            if sum(got.values()) >= len(files) and (await consumed(enrich)).get("ok", 0) >= articles:
+            if (
+                sum(got.values()) >= len(files)
+                and (await consumed(enrich)).get("ok", 0) >= articles
+            ):
                 notified = await consumed(notify)
                 if sum(notified.values()) >= articles:
                     break
@@ -114,25 +122,24 @@ async def run_demo(timeout: float = 120.0) -> int:
         # offsets moved, so a short quiet period drains them all.
         await asyncio.sleep(1.5)
         watcher.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await watcher
-        except asyncio.CancelledError:
-            pass
 
-        dead = [
-            r
-            async for r in read_topic(bootstrap, prefix + topics.RAW.dlq, idle_timeout=1.0)
-        ] if topics.RAW.dlq else []
+        dead = (
+            [r async for r in read_topic(bootstrap, prefix + topics.RAW.dlq, idle_timeout=1.0)]
+            if topics.RAW.dlq
+            else []
+        )
         got = await consumed(ingest)
         print(
             f"\n  summary: {len(files)} raw → {int(got.get('ok', 0))} articles, "
             f"{int(got.get('dead_letter', 0))} dead-lettered, {len(alerts)} alert(s)"
         )
         for record in dead:
-            headers = {k: v.decode() for k, v in record.headers}
+            headers = header_map(record.headers)
             print(
-                f"  dead letter: offset {headers.get('__connect.errors.offset')} · reason "
-                f"{headers.get('newswire.error.reason')} · {headers.get('__connect.errors.exception.message')}"
+                f"  dead letter: offset {headers.get(dlq.ORIGINAL_OFFSET)}"
+                f" · reason {headers.get(dlq.REASON)} · {headers.get(dlq.EXCEPTION_MESSAGE)}"
             )
         code = 0
     finally:

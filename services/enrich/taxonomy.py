@@ -93,7 +93,9 @@ def tag(article: Article, taxonomy: Taxonomy) -> list[TopicTag]:
         if not all(matches):
             continue
         if rule.near is not None:
-            positions = [[bisect.bisect_right(word_starts, m.start()) for m in ms] for ms in matches]
+            positions = [
+                [bisect.bisect_right(word_starts, m.start()) for m in ms] for ms in matches
+            ]
             span = _min_window(positions)
             if span is None or span > rule.near:
                 continue

@@ -12,7 +12,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def canonical_url(url: str) -> str:
-    """Lower-cased scheme and host, no default port, fragment or tracking parameters, sorted query."""
+    """Lower-case scheme and host; no default port, fragment or tracking params; sorted query."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:

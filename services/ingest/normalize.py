@@ -26,7 +26,9 @@ def to_article(event: RawArticleEvent, source_tz: ZoneInfo) -> Article:
     published = doc.published_local.replace(tzinfo=source_tz).astimezone(UTC)
     url = canonical_url(event.url) if event.url else None
     return Article(
-        article_id=article_id(url=url, source=event.source, title=doc.title, published_at=published),
+        article_id=article_id(
+            url=url, source=event.source, title=doc.title, published_at=published
+        ),
         url=url,
         source=event.source,
         title=doc.title,

@@ -7,5 +7,5 @@ class IngestSettings(RuntimeSettings):
     http: HttpSettings = HttpSettings(port=9101)
     source_timezone: str = Field(
         default="UTC",
-        description="IANA zone in which naive timestamps in payloads are read (e.g. Europe/London).",
+        description="IANA zone naive timestamps in payloads are read in (e.g. Europe/London).",
     )

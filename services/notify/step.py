@@ -8,7 +8,7 @@ from schemas import topics
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
 from services.notify.settings import NotifySettings
-from services.notify.subscriptions import Subscription, load_subscriptions, match
+from services.notify.subscriptions import Delivery, Subscription, load_subscriptions, match
 from services.runtime.worker import Worker
 
 log = structlog.get_logger("newswire.notify")
@@ -16,7 +16,7 @@ log = structlog.get_logger("newswire.notify")
 
 def deliver(alert: Alert, subscription: Subscription) -> None:
     """Local delivery targets. Alerts are also on news.alerts, whatever the target."""
-    if "log" in subscription.delivery:
+    if Delivery.log in subscription.delivery:
         log.info(
             "alert_delivered",
             subscription_id=alert.subscription_id,
@@ -24,7 +24,7 @@ def deliver(alert: Alert, subscription: Subscription) -> None:
             title=alert.title,
             topics=alert.matched_topics,
         )
-    if "stdout" in subscription.delivery:
+    if Delivery.stdout in subscription.delivery:
         sys.stdout.write(alert.model_dump_json() + "\n")
         sys.stdout.flush()
 
@@ -32,7 +32,9 @@ def deliver(alert: Alert, subscription: Subscription) -> None:
 def build_worker(settings: NotifySettings) -> Worker[EnrichedArticle, Alert]:
     subscriptions = load_subscriptions(settings.subscriptions_path)
     by_id = {s.id: s for s in subscriptions}
-    log.info("subscriptions_loaded", count=len(subscriptions), path=str(settings.subscriptions_path))
+    log.info(
+        "subscriptions_loaded", count=len(subscriptions), path=str(settings.subscriptions_path)
+    )
 
     async def step(enriched: EnrichedArticle) -> list[Alert]:
         alerts = match(enriched, subscriptions)

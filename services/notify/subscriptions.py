@@ -3,14 +3,21 @@
 import hashlib
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
+
+
+class Delivery(StrEnum):
+    """Local delivery targets; every alert is on news.alerts whatever the target."""
+
+    log = "log"  # a structured "alert_delivered" log line
+    stdout = "stdout"  # the alert as one JSON line on the worker's stdout
 
 
 class Subscription(BaseModel):
@@ -20,7 +27,7 @@ class Subscription(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     topics: list[str] = Field(min_length=1, description="Matches when any of these is tagged.")
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
-    delivery: list[Literal["log", "stdout"]] = Field(default_factory=lambda: ["log"])
+    delivery: list[Delivery] = Field(default_factory=lambda: [Delivery("log")])
 
 
 class SubscriptionFile(BaseModel):

@@ -41,9 +41,9 @@ class PendingOffsets:
             or now - self.last_commit_at >= self.policy.every_seconds
         )
 
-    def take(self, now: float, owned: set[TopicPartitionKey] | None = None) -> dict[
-        TopicPartitionKey, int
-    ]:
+    def take(
+        self, now: float, owned: set[TopicPartitionKey] | None = None
+    ) -> dict[TopicPartitionKey, int]:
         """Offsets to commit now (only ``owned`` partitions, if given); resets the counters."""
         taken = {k: v for k, v in self.offsets.items() if owned is None or k in owned}
         self.offsets.clear()

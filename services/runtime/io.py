@@ -1,13 +1,14 @@
 """Producing raw files as a scraper would, and reading topics back (``produce``, ``tail``)."""
 
 import asyncio
+import base64
 import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -31,18 +32,17 @@ def raw_event_from_file(
     path: Path, source: str, content_type: str | None = None, url: str | None = None
 ) -> RawArticleEvent:
     data = path.read_bytes()
+    encoding: Literal["text", "base64"]
     try:
         payload, encoding = data.decode("utf-8"), "text"
     except UnicodeDecodeError:
-        import base64
-
         payload, encoding = base64.b64encode(data).decode(), "base64"
     return RawArticleEvent(
         source=source,
         content_type=content_type or _CONTENT_TYPES.get(path.suffix.lower(), "text/plain"),
         url=url,
         fetched_at=datetime.now(UTC),
-        payload_encoding=encoding,  # type: ignore[arg-type]
+        payload_encoding=encoding,
         payload=payload,
     )
 

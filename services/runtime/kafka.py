@@ -1,6 +1,7 @@
 """aiokafka clients as newswire configures them, and topic administration."""
 
 import asyncio
+import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -61,13 +62,14 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            try:
+            # Another process may create them between list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=replication)
-                     for n in missing]
+                    [
+                        NewTopic(n, num_partitions=partitions, replication_factor=replication)
+                        for n in missing
+                    ]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another process created them between list and create
         return missing
     finally:
         await admin.close()
@@ -76,7 +78,8 @@ async def ensure_topics(
 async def broker_ready(bootstrap: str, timeout: float) -> bool:
     """True when the broker answers a metadata request within ``timeout`` seconds."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="newswire-probe",
+        bootstrap_servers=bootstrap,
+        client_id="newswire-probe",
         request_timeout_ms=max(1000, int(timeout * 1000)),
     )
     try:

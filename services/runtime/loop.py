@@ -132,7 +132,9 @@ class StageLoop(Generic[In, Out]):
             log.warning("commit_failed", why=why, error=repr(exc))
             return
         self.metrics.commits.labels(self._service, "ok").inc()
-        log.debug("offsets_committed", why=why, offsets={f"{t}:{p}": o for (t, p), o in offsets.items()})
+        log.debug(
+            "offsets_committed", why=why, offsets={f"{t}:{p}": o for (t, p), o in offsets.items()}
+        )
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -143,9 +145,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self.loop._lock:
             await self.loop.commit("revoke", only=revoked)
             self.loop.pending.forget({(tp.topic, tp.partition) for tp in revoked})
-        log.info("partitions_revoked", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+        log.info(
+            "partitions_revoked", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked)
+        )
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.loop.health.joined(len(assigned))
         self.loop.metrics.assigned_partitions.labels(self.loop._service).set(len(assigned))
-        log.info("partitions_assigned", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+        log.info(
+            "partitions_assigned",
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )

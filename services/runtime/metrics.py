@@ -50,12 +50,16 @@ class WorkerMetrics:
             registry=r,
         )
         self.commits = Counter(
-            "newswire_offset_commits", "Offset commits, by outcome.", ["service", "outcome"],
+            "newswire_offset_commits",
+            "Offset commits, by outcome.",
+            ["service", "outcome"],
             registry=r,
         )
         self.assigned_partitions = Gauge(
-            "newswire_assigned_partitions", "Source partitions assigned to this worker.",
-            ["service"], registry=r,
+            "newswire_assigned_partitions",
+            "Source partitions assigned to this worker.",
+            ["service"],
+            registry=r,
         )
         self.last_loop_timestamp = Gauge(
             "newswire_loop_last_turn_timestamp_seconds",

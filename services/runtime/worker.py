@@ -86,7 +86,9 @@ def _decode(spec: TopicSpec[In], value: bytes | None) -> In:
     except ValidationError as exc:
         # include_input=False: the payload may be megabytes; the DLQ keeps it as the value.
         detail = exc.json(include_url=False, include_input=False)
-        raise InvalidMessage("invalid_envelope", f"not a valid {spec.model.__name__}: {detail}")
+        raise InvalidMessage(
+            "invalid_envelope", f"not a valid {spec.model.__name__}: {detail}"
+        ) from exc
 
 
 def _encode(spec: TopicSpec[Out], model: Out) -> OutRecord:

@@ -1,0 +1,57 @@
+# newswire: two commands for a newcomer, `make demo` and `make test`; each sets up what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed-stamp
+
+.PHONY: demo test setup venv jars kafka kafka-stop kafka-status lint format schemas bench clean
+
+## demo: venv, deps, Kafka jars, a broker, all three workers, the sample articles → alerts
+demo: setup
+	$(BIN)/newswire demo
+
+## test: static checks + unit, integration and end-to-end tests on the real broker
+test: setup
+	bash scripts/run-tests
+
+setup: venv jars
+
+$(INSTALLED): pyproject.toml constraints.txt
+	bash scripts/system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+venv: $(INSTALLED)
+
+## jars: resolve the Apache Kafka broker with Maven into .cache/kafka (once)
+jars:
+	deploy/local/kafka fetch
+
+## kafka / kafka-stop / kafka-status: a long-lived local broker for development
+kafka: setup
+	deploy/local/kafka start
+kafka-stop:
+	deploy/local/kafka stop
+kafka-status:
+	deploy/local/kafka status
+
+lint: venv
+	$(BIN)/ruff check services schemas tests bench
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format services schemas tests bench
+	$(BIN)/ruff check --fix services schemas tests bench
+
+schemas: venv
+	$(BIN)/newswire schemas export
+
+bench: setup
+	$(BIN)/python bench/passthrough.py
+
+clean:
+	-deploy/local/kafka stop
+	rm -rf $(VENV) .cache/kafka-run .cache/demo

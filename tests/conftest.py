@@ -1,0 +1,46 @@
+"""Fixtures shared by integration and e2e tests: the real local Kafka broker.
+
+The broker is the one ``deploy/local/kafka`` starts, in a temporary state directory for this
+test session, unless ``NEWSWIRE_TEST_BOOTSTRAP`` names a running one. Unit tests never ask
+for it, so ``pytest`` (unit only) starts no broker.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from schemas.topics import all_topic_names
+from services.runtime.kafka import ensure_topics
+from services.runtime.local import start_broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    given = os.environ.get("NEWSWIRE_TEST_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    state = Path(tempfile.mkdtemp(prefix="newswire-test-kafka-"))
+    broker = start_broker(state)
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def new_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A fresh prefix with all newswire topics created (3 partitions): no shared state."""
+    prefix = new_prefix()
+    await ensure_topics(kafka_bootstrap, [prefix + n for n in all_topic_names()], partitions=3)
+    return prefix

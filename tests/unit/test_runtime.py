@@ -1,0 +1,182 @@
+"""Runtime pieces that need no broker: commit bookkeeping, DLQ headers, settings, health."""
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas import topics
+from schemas.article import Article
+from schemas.raw import RawArticleEvent
+from services.runtime import dlq
+from services.runtime.commit import CommitPolicy, PendingOffsets
+from services.runtime.errors import InvalidMessage
+from services.runtime.health import Health, health_app, start_http
+from services.runtime.settings import RuntimeSettings
+from services.runtime.worker import InputRecord, Worker, process_record
+
+
+class TestPendingOffsets:
+    """Offsets become committable only once acknowledged, never move back, and obey the policy."""
+
+    def make(self, every: int = 3, seconds: float = 10.0) -> PendingOffsets:
+        return PendingOffsets(CommitPolicy(every, seconds), last_commit_at=0.0)
+
+    def test_nothing_due_when_nothing_acknowledged(self) -> None:
+        assert not self.make().due(now=1e9)
+
+    def test_due_after_n_messages(self) -> None:
+        p = self.make(every=3)
+        p.acknowledge("t", 0, 2, count=2)
+        assert not p.due(now=1.0)
+        p.acknowledge("t", 0, 3, count=1)
+        assert p.due(now=1.0)
+
+    def test_due_after_interval(self) -> None:
+        p = self.make(every=1000, seconds=5.0)
+        p.acknowledge("t", 0, 1, count=1)
+        assert not p.due(now=4.9)
+        assert p.due(now=5.0)
+
+    def test_offsets_never_move_backwards(self) -> None:
+        p = self.make()
+        p.acknowledge("t", 0, 10, count=1)
+        p.acknowledge("t", 0, 7, count=1)
+        assert p.take(now=1.0) == {("t", 0): 10}
+
+    def test_take_only_owned_partitions_and_reset(self) -> None:
+        p = self.make()
+        p.acknowledge("t", 0, 5, count=1)
+        p.acknowledge("t", 1, 9, count=1)
+        assert p.take(now=2.0, owned={("t", 1)}) == {("t", 1): 9}
+        assert p.take(now=3.0) == {}
+        assert p.since_commit == 0
+
+    def test_forget_revoked(self) -> None:
+        p = self.make()
+        p.acknowledge("t", 0, 5, count=1)
+        p.forget({("t", 0)})
+        assert p.take(now=1.0) == {}
+
+
+class TestDeadLetterHeaders:
+    def test_replaces_old_error_headers_and_keeps_others(self) -> None:
+        where = dlq.SourcePosition("news.raw", 1, 7, 123)
+        first = dlq.dead_letter_headers([("a", b"1")], InvalidMessage("r1", "d1"), "ingest", where)
+        second = dlq.dead_letter_headers(first, InvalidMessage("r2", "d2"), "ingest", where)
+        names = [k for k, _ in second]
+        assert names.count(dlq.REASON) == 1
+        h = dlq.header_map(second)
+        assert h[dlq.REASON] == "r2"
+        assert h[dlq.EXCEPTION_MESSAGE] == "d2"
+        assert h[dlq.EXCEPTION_CLASS] == "InvalidMessage"
+        assert h["a"] == "1"
+
+    def test_long_messages_are_truncated(self) -> None:
+        where = dlq.SourcePosition("t", 0, 0, 0)
+        h = dlq.dead_letter_headers([], InvalidMessage("r", "x" * 10_000), "s", where)
+        assert len(dlq.header_map(h)[dlq.EXCEPTION_MESSAGE]) == 2_000
+
+
+class TestSettings:
+    def test_reads_nested_env_with_prefix(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("NEWSWIRE_KAFKA__BOOTSTRAP", "127.0.0.1:19092")
+        monkeypatch.setenv("NEWSWIRE_KAFKA__MAX_BATCH", "42")
+        monkeypatch.setenv("NEWSWIRE_TOPIC_PREFIX", "t1.")
+        s = RuntimeSettings()
+        assert s.kafka.bootstrap == "127.0.0.1:19092"
+        assert s.kafka.max_batch == 42
+        assert s.topic("news.raw") == "t1.news.raw"
+        assert s.group_for("ingest") == "t1.newswire-ingest"
+
+    def test_rejects_out_of_range(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("NEWSWIRE_KAFKA__MAX_BATCH", "0")
+        with pytest.raises(ValueError, match="max_batch"):
+            RuntimeSettings()
+
+
+class TestProcessRecord:
+    """Bugs in a step are not swallowed into the DLQ; contract violations in output are."""
+
+    async def test_unexpected_exception_propagates(self) -> None:
+        async def broken(raw: RawArticleEvent) -> Article:
+            raise RuntimeError("bug")
+
+        worker = Worker("ingest", topics.RAW, topics.ARTICLES, broken)
+        value = (
+            RawArticleEvent(
+                source="s",
+                fetched_at="2025-01-01T00:00:00Z",
+                payload="x",  # type: ignore[arg-type]
+            )
+            .model_dump_json()
+            .encode()
+        )
+        with pytest.raises(RuntimeError, match="bug"):
+            await process_record(worker, InputRecord("news.raw", 0, 0, 0, None, value, []))
+
+    async def test_dropping_step(self) -> None:
+        async def drop(raw: RawArticleEvent) -> None:
+            return None
+
+        worker = Worker("ingest", topics.RAW, topics.ARTICLES, drop)
+        value = (
+            RawArticleEvent(
+                source="s",
+                fetched_at="2025-01-01T00:00:00Z",
+                payload="x",  # type: ignore[arg-type]
+            )
+            .model_dump_json()
+            .encode()
+        )
+        result = await process_record(worker, InputRecord("news.raw", 0, 0, 0, None, value, []))
+        assert result.outcome == "dropped"
+        assert result.records == []
+
+    def test_naive_timestamp_violates_the_contract(self) -> None:
+        with pytest.raises(ValueError, match="timezone"):
+            RawArticleEvent.model_validate_json(
+                '{"source": "s", "fetched_at": "2025-01-01T00:00:00", "payload": "x"}'
+            )
+
+
+class TestHealthEndpoints:
+    """/healthz follows the loop; /readyz needs start, group join and no shutdown."""
+
+    async def test_states(self) -> None:
+        health = Health(stall_after=0.3)
+        runner, port = await start_http(
+            health_app(health, CollectorRegistry(), "t"), "127.0.0.1", 0
+        )
+        try:
+            async with aiohttp.ClientSession() as http:
+
+                async def status(path: str) -> int:
+                    async with http.get(f"http://127.0.0.1:{port}{path}") as r:
+                        return r.status
+
+                assert await status("/healthz") == 200
+                assert await status("/readyz") == 503  # not started
+                health.started = True
+                health.joined(3)
+                health.loop_turned()
+                assert await status("/readyz") == 200
+                await asyncio.sleep(0.35)  # the loop stops turning
+                assert await status("/healthz") == 503
+                assert await status("/readyz") == 503
+                health.loop_turned()
+                assert await status("/healthz") == 200
+                health.stopping = True
+                assert await status("/readyz") == 503
+                assert await status("/metrics") == 200
+        finally:
+            await runner.cleanup()
+
+    def test_live_detail_reports_age(self) -> None:
+        health = Health(stall_after=5.0, started=True, last_turn=time.monotonic() - 1.0)
+        ok, detail = health.live()
+        assert ok
+        assert isinstance(detail["loop_age_seconds"], float)
+        assert detail["loop_age_seconds"] >= 1.0
