@@ -50,7 +50,7 @@ schemas: venv
 	$(BIN)/newswire schemas export
 
 bench: setup
-	$(BIN)/python bench/passthrough.py
+	$(BIN)/python -m bench.stages
 
 clean:
 	-deploy/local/kafka stop

@@ -27,7 +27,7 @@ def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
 
     async def step(article: Article) -> EnrichedArticle:
         enriched = enrich(article, taxonomy)
-        log.info("article_enriched", topics=[t.id for t in enriched.topics])
+        log.debug("article_enriched", topics=[t.id for t in enriched.topics])
         return enriched
 
     return Worker("enrich", source=topics.ARTICLES, sink=topics.ENRICHED, step=step)

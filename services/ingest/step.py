@@ -20,7 +20,7 @@ def build_worker(settings: IngestSettings) -> Worker[RawArticleEvent, Article]:
     async def normalize(raw: RawArticleEvent) -> Article:
         article = to_article(raw, source_tz)
         structlog.contextvars.bind_contextvars(article_id=article.article_id)
-        log.info("article_parsed", source=article.source, title=article.title[:120])
+        log.debug("article_parsed", source=article.source, title=article.title[:120])
         return article
 
     return Worker("ingest", source=topics.RAW, sink=topics.ARTICLES, step=normalize)

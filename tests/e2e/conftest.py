@@ -22,7 +22,7 @@ async def spawn(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Asyn
             kafka_bootstrap,
             topic_prefix,
             tmp_path / f"{service}-{n}.log",
-            env={"NEWSWIRE_COMMIT__EVERY_SECONDS": "0.2"},
+            env={"NEWSWIRE_COMMIT__EVERY_SECONDS": "0.2", "NEWSWIRE_LOG_LEVEL": "debug"},
         )
         worker.start()
         started.append(worker)

@@ -1,5 +1,6 @@
 """The three workers as processes on the real broker: the seed article ends as one alert."""
 
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -87,3 +88,11 @@ async def test_seed_becomes_exactly_one_alert(
 
     # SIGTERM: each worker finishes, commits and exits 0.
     assert [w.stop() for w in (ingest, enrich, notify)] == [0, 0, 0]
+
+    # One article can be followed through every service's JSON log by its id.
+    for w in (ingest, enrich, notify):
+        entries = [json.loads(line) for line in w.log_path.read_text().splitlines()]
+        mine = [e for e in entries if e.get("article_id") == expected.article_id]
+        assert mine, f"no log line of {w.service} names the seed article"
+        assert all(e["service"] == w.service for e in mine)
+        assert all({"topic", "partition", "offset", "timestamp", "level"} <= e.keys() for e in mine)

@@ -1,0 +1,59 @@
+"""The `newswire` command as a user runs it: produce, tail and the whole demo."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from schemas.topics import all_topic_names
+from services.demo import sample_files
+from services.runtime.kafka import ensure_topics
+from tests.conftest import new_prefix
+from tests.helpers import SEED_PATH
+
+pytestmark = pytest.mark.e2e
+
+
+def newswire(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def test_produce_then_tail(kafka_bootstrap: str) -> None:
+    prefix = new_prefix()
+    await ensure_topics(kafka_bootstrap, [prefix + n for n in all_topic_names()], partitions=1)
+    env = {"NEWSWIRE_KAFKA__BOOTSTRAP": kafka_bootstrap, "NEWSWIRE_TOPIC_PREFIX": prefix}
+    produced = newswire(
+        "produce", str(SEED_PATH), "--source", "express", "--url", "https://example.com/a", env=env
+    )
+    assert produced.returncode == 0, produced.stderr
+    assert json.loads(produced.stdout)["offset"] == 0
+
+    tailed = newswire("tail", "news.raw", "--max", "1", "--idle", "10", env=env)
+    assert tailed.returncode == 0, tailed.stderr
+    record = json.loads(tailed.stdout)
+    assert record["key"] == "https://example.com/a"
+    assert record["value"]["source"] == "express"
+    assert record["value"]["payload"] == SEED_PATH.read_text()
+
+
+def test_demo_prints_exactly_one_alert(kafka_bootstrap: str) -> None:
+    done = newswire("demo", "--timeout", "90", env={"NEWSWIRE_KAFKA__BOOTSTRAP": kafka_bootstrap})
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.count("ALERT  [Ukraine security guarantees]") == 1
+    assert "Starmer meets Trump in critical talks over Ukraine security guarantees" in out
+    n = len(sample_files())
+    assert f"summary: {n} raw → {n - 1} articles, 1 dead-lettered, 1 alert(s)" in out
+    assert "reason unparseable_payload" in out
+    assert "workers stopped (exit codes [0, 0, 0])" in out
