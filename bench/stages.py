@@ -35,11 +35,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import cpu_seconds, peak_rss_mb, summary
 from schemas.raw import RawArticleEvent
-from schemas.topics import all_topic_names
 from services.demo import SAMPLES
-from services.ingest.normalize import to_article
+from services.ingest.normalize import single_article
 from services.runtime.io import produce_raw, raw_key
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_newswire_topics, ensure_topics
 from services.runtime.local import REPO_ROOT, WorkerProcess, start_broker
 from services.runtime.settings import KafkaSettings
 
@@ -117,7 +116,8 @@ async def main(events: int, paced_rate: float, paced_seconds: float) -> dict[str
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     raw_topic, articles_topic = prefix + "news.raw", prefix + "news.articles"
     pass_topic = prefix + "bench.passthrough"
-    await ensure_topics(bootstrap, [prefix + n for n in all_topic_names()] + [pass_topic], 3)
+    await ensure_newswire_topics(bootstrap, prefix, 3)
+    await ensure_topics(bootstrap, [pass_topic], 3)
 
     backlog = corpus(events, "backlog")
     await produce_raw(kafka, raw_topic, backlog)

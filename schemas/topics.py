@@ -55,11 +55,30 @@ ALERTS: TopicSpec[Alert] = TopicSpec("news.alerts", Alert, "subscription_id", _a
 ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS)
 
 
+# State changelogs (services/runtime/table.py). Compacted, so the latest value per key stays;
+# also deleted after retention.ms, which bounds them to the state's useful life.
+INGEST_DEDUP = "news.ingest.dedup"
+_DAY_MS = 24 * 3600 * 1000
+STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    # Dedup keys matter for the 7-day window; a day more covers restarts and clock skew.
+    INGEST_DEDUP: {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(8 * _DAY_MS),
+        "segment.ms": str(3600 * 1000),
+    },
+}
+
+
 def all_topic_names() -> list[str]:
-    """Every topic newswire reads or writes, dead-letter topics included."""
+    """Every topic newswire reads or writes: data, dead-letter and state topics."""
     names: list[str] = []
     for spec in ALL:
         names.append(spec.name)
         if spec.dlq:
             names.append(spec.dlq)
-    return names
+    return names + list(STATE_TOPIC_CONFIGS)
+
+
+def topic_configs(prefix: str = "") -> dict[str, dict[str, str]]:
+    """Prefixed topic name → its non-default broker configs, for every newswire topic."""
+    return {prefix + n: STATE_TOPIC_CONFIGS.get(n, {}) for n in all_topic_names()}

@@ -100,16 +100,103 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    from services.runtime.kafka import ensure_topics
+    from services.runtime.kafka import ensure_newswire_topics
 
     _default_bootstrap()
     settings = RuntimeSettings()
     bootstrap = args.bootstrap or settings.kafka.bootstrap
-    names = [settings.topic(n) for n in topics.all_topic_names()]
-    created = asyncio.run(ensure_topics(bootstrap, names, args.partitions))
+    names = topics.all_topic_names()
+    created = asyncio.run(ensure_newswire_topics(bootstrap, settings.topic_prefix, args.partitions))
     print(
         f"topics: {len(created)} created, {len(names) - len(created)} already there",
         file=sys.stderr,
+    )
+    return 0
+
+
+def _parse(args: argparse.Namespace) -> int:
+    """Offline: the same parse + normalise + dedup as the ingest worker, one JSON line each."""
+    from schemas.raw import RawArticleEvent
+    from services.ingest.dedup import Deduplicator, dedup_table, wall_clock_ms
+    from services.ingest.normalize import normalize
+    from services.ingest.parse import ParseError
+    from services.ingest.settings import IngestSettings
+    from services.ingest.step import policy_from
+    from services.runtime.io import raw_event_from_bytes
+
+    settings = IngestSettings()
+    policy = policy_from(settings)
+    window = int(settings.dedup_window_hours * 3600 * 1000)
+    dedup = Deduplicator(dedup_table("parse", window), window)
+    unreadable = 0
+
+    def emit(obj: dict[str, object]) -> None:
+        print(json.dumps(obj, ensure_ascii=False, default=str), flush=True)
+
+    for index, name in enumerate(args.files):
+        try:
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as exc:
+            unreadable += 1
+            emit({"file": name, "error": {"class": type(exc).__name__, "reason": str(exc)}})
+            continue
+        try:
+            event: RawArticleEvent = raw_event_from_bytes(
+                data, args.source, args.content_type or _content_type_of(name), args.url
+            )
+            result = normalize(event, policy)
+        except ParseError as exc:
+            emit({"file": name, "error": {"class": exc.reason, "reason": exc.detail}})
+            continue
+        claimed: set[str] = set()
+        for article in result.articles:
+            now = wall_clock_ms()
+            first = dedup.duplicate_of(article, now, claimed)
+            if first is not None:
+                emit({"file": name, "duplicate_of": first})
+                continue
+            dedup.remember(article, (0, index), now, claimed)
+            emit({"file": name, **article.model_dump(mode="json")})
+        for error in result.errors:
+            emit({"file": name, "error": {"class": error.reason, "reason": error.detail}})
+    return 1 if unreadable else 0
+
+
+def _content_type_of(name: str) -> str | None:
+    from services.runtime.io import content_type_for
+
+    return None if name == "-" else content_type_for(Path(name))
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from services.runtime.dlq_tools import describe, replay
+    from services.runtime.io import read_topic
+
+    _default_bootstrap()
+    settings = RuntimeSettings()
+    topic = settings.topic(args.topic)
+    if args.action == "list":
+
+        async def show() -> None:
+            async for record in read_topic(
+                settings.kafka.bootstrap, topic, idle_timeout=args.idle, max_records=args.max
+            ):
+                row = describe(record)
+                if args.reason is None or row["reason"] == args.reason:
+                    print(json.dumps(row, ensure_ascii=False), flush=True)
+
+        asyncio.run(show())
+        return 0
+    report = asyncio.run(replay(settings.kafka, topic, reason=args.reason, dry_run=args.dry_run))
+    print(
+        json.dumps(
+            {
+                "replayed": report.replayed,
+                "skipped": report.skipped,
+                "targets": report.targets,
+                "dry_run": args.dry_run,
+            }
+        )
     )
     return 0
 
@@ -168,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap")
     p.add_argument("--partitions", type=int, default=3)
 
+    p = sub.add_parser("parse", help="parse + normalise files offline, one JSON line per article")
+    p.add_argument("files", nargs="+", help="files, or - for standard input")
+    p.add_argument("--source", default="cli")
+    p.add_argument("--content-type", help="override the type guessed from the file extension")
+    p.add_argument("--url", help="URL the document was fetched from")
+
+    p = sub.add_parser("dlq", help="list or replay a dead-letter topic")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("--topic", default="news.raw.dlq")
+    p.add_argument("--reason", help="only records with this reason (newswire.error.reason)")
+    p.add_argument("--max", type=int, help="list: stop after this many records")
+    p.add_argument("--idle", type=float, default=3.0, help="list: stop after idle seconds")
+    p.add_argument("--dry-run", action="store_true", help="replay: count, send nothing")
+
     p = sub.add_parser("kafka-ready", help="exit 0 when the broker answers a metadata request")
     p.add_argument("--bootstrap", required=True)
     p.add_argument("--timeout", type=float, default=5.0)
@@ -191,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "topics": _topics,
         "kafka-ready": _kafka_ready,
         "schemas": _schemas,
+        "parse": _parse,
+        "dlq": _dlq,
         "demo": _demo,
     }
     return handlers[args.command](args)

@@ -13,7 +13,7 @@ from schemas.alert import Alert
 from services.runtime import dlq
 from services.runtime.dlq import header_map
 from services.runtime.io import produce_raw, raw_event_from_file, read_topic
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_newswire_topics
 from services.runtime.local import REPO_ROOT, WorkerProcess, running_broker, start_broker
 from services.runtime.settings import KafkaSettings
 
@@ -68,7 +68,7 @@ async def run_demo(timeout: float = 120.0) -> int:
 
     # A fresh prefix per run: every run starts from empty topics and new consumer groups.
     prefix = f"demo-{int(time.time())}."
-    await ensure_topics(bootstrap, [prefix + n for n in topics.all_topic_names()])
+    await ensure_newswire_topics(bootstrap, prefix)
     log_dir = REPO_ROOT / ".cache" / "demo" / prefix.rstrip(".")
     workers = [WorkerProcess(s, bootstrap, prefix, log_dir / f"{s}.log") for s in SERVICES]
     code = 1

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import all_topic_names
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_newswire_topics
 from services.runtime.local import start_broker
 
 
@@ -42,5 +41,5 @@ def new_prefix() -> str:
 async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
     """A fresh prefix with all newswire topics created (3 partitions): no shared state."""
     prefix = new_prefix()
-    await ensure_topics(kafka_bootstrap, [prefix + n for n in all_topic_names()], partitions=3)
+    await ensure_newswire_topics(kafka_bootstrap, prefix, partitions=3)
     return prefix

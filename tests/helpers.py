@@ -7,8 +7,9 @@ from schemas.raw import RawArticleEvent
 from services.demo import SAMPLES
 
 SEED_PATH = SAMPLES / "raw-article-ukraine-guarantees.txt"
+FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / SEED_PATH.name
-FETCHED = datetime(2025, 3, 2, 8, 0, tzinfo=UTC)
+FETCHED = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
 
 
 def seed_text() -> str:
@@ -19,8 +20,26 @@ def sample_text(name: str) -> str:
     return (SAMPLES / name).read_text(encoding="utf-8")
 
 
-def raw_event(payload: str, *, source: str = "test", url: str | None = None) -> RawArticleEvent:
-    return RawArticleEvent(source=source, fetched_at=FETCHED, payload=payload, url=url)
+def raw_event(
+    payload: str,
+    *,
+    source: str = "test",
+    url: str | None = None,
+    content_type: str = "text/plain",
+) -> RawArticleEvent:
+    return RawArticleEvent(
+        source=source, fetched_at=FETCHED, payload=payload, url=url, content_type=content_type
+    )
+
+
+def fixture_event(relative: str, source: str = "fx") -> RawArticleEvent:
+    """A raw event carrying tests/fixtures/<relative> with the type its extension implies."""
+    from services.runtime.io import content_type_for
+
+    path = FIXTURES / relative
+    return raw_event(
+        path.read_text(encoding="utf-8"), source=source, content_type=content_type_for(path)
+    )
 
 
 def generated_article(i: int, topic: str = "markets") -> str:

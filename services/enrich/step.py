@@ -8,7 +8,7 @@ from schemas.enriched import EnrichedArticle
 from services.enrich import sentiment
 from services.enrich.settings import EnrichSettings
 from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
-from services.runtime.worker import Worker
+from services.runtime.worker import StepContext, Worker
 
 log = structlog.get_logger("newswire.enrich")
 
@@ -25,7 +25,7 @@ def enrich(article: Article, taxonomy: Taxonomy) -> EnrichedArticle:
 def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
     taxonomy = load_taxonomy(settings.taxonomy_path)
 
-    async def step(article: Article) -> EnrichedArticle:
+    async def step(article: Article, _: StepContext) -> EnrichedArticle:
         enriched = enrich(article, taxonomy)
         log.debug("article_enriched", topics=[t.id for t in enriched.topics])
         return enriched

@@ -1,41 +1,195 @@
-"""Raw event → Article: parse by content type, then normalise. Pure; no I/O."""
+"""Raw event → Articles: decode, pick the parser, normalise every field. Pure; no I/O.
 
-from datetime import UTC
+One raw event gives one article (text layout, HTML, a JSON object) or several (a feed, a JSON
+list). Items that fail are returned as their errors next to the articles that did not.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from schemas.article import Article
+from schemas.article import Article, Flag
 from schemas.raw import RawArticleEvent
+from services.ingest import language
 from services.ingest.ids import article_id, canonical_url
-from services.ingest.parse import ParseError, parse_text_layout
+from services.ingest.limits import IngestLimits
+from services.ingest.parse import ParseError
+from services.ingest.parse.document import ParsedDocument
+from services.ingest.parse.feed import parse_feed
+from services.ingest.parse.html_page import parse_html
+from services.ingest.parse.json_payload import parse_json
+from services.ingest.parse.sniff import Format, sniff
+from services.ingest.parse.text_layout import parse_text_layout
+from services.ingest.text import clean_block, clean_inline
+from services.runtime.errors import InvalidMessage
 
-_TEXT_TYPES = {"text/plain", "text/x-scraped-article"}
+# Publication times outside [1990, fetch + 1 day] are flagged and not trusted.
+EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
+MAX_AUTHORS = 20
 
 
-def decode_payload(event: RawArticleEvent) -> str:
+@dataclass(frozen=True)
+class NormalizePolicy:
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    default_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    zones: dict[str, ZoneInfo] = field(default_factory=dict)
+    detect_language: bool = True
+
+    def zone_for(self, source: str) -> ZoneInfo:
+        return self.zones.get(source, self.default_zone)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    articles: list[Article]
+    errors: list[ParseError]
+
+
+def decode_payload(event: RawArticleEvent, limits: IngestLimits) -> tuple[str, list[Flag]]:
+    data = event.payload_bytes()
+    if len(data) > limits.max_payload_bytes:
+        raise ParseError(
+            "payload_too_large", f"{len(data)} bytes > limit {limits.max_payload_bytes}"
+        )
     try:
-        return event.payload_bytes().decode("utf-8")
+        return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
-        raise ParseError("invalid_utf8", f"payload is not UTF-8 at byte {exc.start}") from exc
+        if limits.invalid_utf8 == "reject":
+            raise ParseError("invalid_utf8", f"payload is not UTF-8 at byte {exc.start}") from exc
+        return data.decode("utf-8", "replace"), ["invalid_utf8_replaced"]
 
 
-def to_article(event: RawArticleEvent, source_tz: ZoneInfo) -> Article:
-    media_type = event.content_type.split(";", 1)[0].strip().lower()
-    if media_type not in _TEXT_TYPES:
-        raise ParseError("unsupported_content_type", f"no parser for {media_type!r} yet")
-    doc = parse_text_layout(decode_payload(event))
-    published = doc.published_local.replace(tzinfo=source_tz).astimezone(UTC)
-    url = canonical_url(event.url) if event.url else None
+def parse_documents(
+    text: str, content_type: str, limits: IngestLimits
+) -> list[ParsedDocument | ParseError]:
+    fmt = sniff(content_type, text)
+    if fmt is Format.JSON:
+        return parse_json(text, limits)
+    if fmt is Format.FEED:
+        return parse_feed(text, limits)
+    if fmt is Format.HTML:
+        return [parse_html(text, limits)]
+    return [parse_text_layout(text)]
+
+
+def content_hash(title: str, text: str) -> str:
+    folded = " ".join(f"{title}\n{text}".casefold().split())
+    return hashlib.blake2b(folded.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _published(
+    doc: ParsedDocument, event: RawArticleEvent, zone: ZoneInfo, flags: list[Flag]
+) -> tuple[datetime, str | None]:
+    when = doc.published
+    if when is None:
+        flags.append("published_at_missing")
+        return event.fetched_at, None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    when = when.astimezone(UTC)
+    if when < EARLIEST_PLAUSIBLE or when > event.fetched_at + FUTURE_TOLERANCE:
+        flags.append("published_at_implausible")
+        return event.fetched_at, when.isoformat()
+    return when, None
+
+
+def _url(doc: ParsedDocument, event: RawArticleEvent, flags: list[Flag]) -> str | None:
+    if doc.url:
+        try:
+            return canonical_url(doc.url)
+        except InvalidMessage:
+            flags.append("url_invalid_ignored")  # the page's own link is junk; the fetch URL stands
+    return canonical_url(event.url) if event.url else None
+
+
+def to_article(
+    doc: ParsedDocument, event: RawArticleEvent, policy: NormalizePolicy, flags: list[Flag]
+) -> Article:
+    limits = policy.limits
+    flags = list(flags)
+    title = clean_inline(doc.title)
+    if not title:
+        raise ParseError("missing_title", "the title is empty after clean-up")
+    if len(title) > limits.max_title_chars:
+        raise ParseError("title_too_long", f"{len(title)} chars > limit {limits.max_title_chars}")
+    body = clean_block(doc.body)
+    if len(body) > limits.max_body_chars:
+        body = body[: limits.max_body_chars].rsplit(" ", 1)[0]
+        flags.append("body_truncated")
+    summary = [s for s in (clean_inline(b) for b in doc.summary) if s]
+    context = clean_block(doc.context)
+    if not body and not summary:
+        raise ParseError("empty_article", "no text after clean-up")
+    published, reported = _published(doc, event, policy.zone_for(event.source), flags)
+    url = _url(doc, event, flags)
+    text = "\n".join([*summary, body])
+    lang, confidence = (None, 0.0)
+    if policy.detect_language:
+        lang, confidence = language.detect(f"{title}\n{text}")
+    if lang is None and doc.language_hint:
+        lang = doc.language_hint.split("-")[0].lower()[:2] or None
+    if lang is not None and confidence < language.UNCERTAIN_BELOW:
+        flags.append("language_uncertain")
+    authors = list(dict.fromkeys(a for a in (clean_inline(x) for x in doc.authors) if a))
+    host = urlsplit(url).hostname if url else None
     return Article(
-        article_id=article_id(
-            url=url, source=event.source, title=doc.title, published_at=published
-        ),
+        article_id=article_id(url=url, source=event.source, title=title, published_at=published),
         url=url,
+        domain=host.removeprefix("www.") if host else None,
         source=event.source,
-        title=doc.title,
-        summary=doc.summary,
-        body=doc.body,
-        context=doc.context,
+        publisher=clean_inline(doc.publisher) or None if doc.publisher else None,
+        title=title,
+        summary=summary,
+        body=body,
+        context=context,
+        authors=authors[:MAX_AUTHORS],
         published_at=published,
+        published_at_reported=reported,
         fetched_at=event.fetched_at,
-        content_type=media_type,
+        language=lang,
+        language_confidence=confidence if lang is not None and confidence else None,
+        word_count=len(title.split()) + len(text.split()),
+        content_hash=content_hash(title, text),
+        content_type=event.content_type.split(";", 1)[0].strip().lower(),
+        format=doc.format,
+        flags=list(dict.fromkeys(flags)),
     )
+
+
+def normalize(event: RawArticleEvent, policy: NormalizePolicy) -> Normalized:
+    """All articles of one raw event, and the errors of the items that were not articles.
+
+    Raises ParseError when the event as a whole is unusable (undecodable, unsafe, no items).
+    """
+    text, flags = decode_payload(event, policy.limits)
+    articles: list[Article] = []
+    errors: list[ParseError] = []
+    for item in parse_documents(text, event.content_type, policy.limits):
+        if isinstance(item, ParseError):
+            errors.append(item)
+            continue
+        try:
+            articles.append(to_article(item, event, policy, flags))
+        except ParseError as exc:
+            errors.append(exc)
+    if not articles and errors:
+        raise (
+            errors[0]
+            if len(errors) == 1
+            else ParseError(
+                errors[0].reason,
+                "; ".join(f"item {i}: {e.detail}" for i, e in enumerate(errors))[:2000],
+            )
+        )
+    return Normalized(articles, errors)
+
+
+def single_article(event: RawArticleEvent, policy: NormalizePolicy | None = None) -> Article:
+    """The one article of an event that holds exactly one (offline tools, tests, benchmarks)."""
+    result = normalize(event, policy or NormalizePolicy())
+    if len(result.articles) != 1 or result.errors:
+        raise ParseError("not_one_article", f"{len(result.articles)} articles, {result.errors}")
+    return result.articles[0]

@@ -1,5 +1,6 @@
 from pydantic import Field
 
+from services.ingest.limits import IngestLimits
 from services.runtime.settings import HttpSettings, RuntimeSettings
 
 
@@ -9,3 +10,11 @@ class IngestSettings(RuntimeSettings):
         default="UTC",
         description="IANA zone naive timestamps in payloads are read in (e.g. Europe/London).",
     )
+    source_timezones: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-source zones, as JSON: {"kyiv-post": "Europe/Kyiv"}.',
+    )
+    dedup_window_hours: float = Field(
+        default=7 * 24, gt=0, description="A re-sent article within this window is a duplicate."
+    )
+    limits: IngestLimits = IngestLimits()

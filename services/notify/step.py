@@ -9,7 +9,7 @@ from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
 from services.notify.settings import NotifySettings
 from services.notify.subscriptions import Delivery, Subscription, load_subscriptions, match
-from services.runtime.worker import Worker
+from services.runtime.worker import StepContext, Worker
 
 log = structlog.get_logger("newswire.notify")
 
@@ -36,7 +36,7 @@ def build_worker(settings: NotifySettings) -> Worker[EnrichedArticle, Alert]:
         "subscriptions_loaded", count=len(subscriptions), path=str(settings.subscriptions_path)
     )
 
-    async def step(enriched: EnrichedArticle) -> list[Alert]:
+    async def step(enriched: EnrichedArticle, _: StepContext) -> list[Alert]:
         alerts = match(enriched, subscriptions)
         for alert in alerts:
             deliver(alert, by_id[alert.subscription_id])

@@ -50,8 +50,11 @@ async def run_worker(
     client_id = f"{settings.kafka.client_id}-{worker.name}"
     producer = make_producer(settings.kafka, client_id)
     consumer = make_consumer(settings.kafka, client_id, settings.group_for(worker.name))
+    tables = list(worker.tables)
     try:
         await producer.start()
+        for table in tables:
+            await table.start(settings.kafka.bootstrap, settings.topic(table.topic), client_id)
         await consumer.start()
         stage = StageLoop(worker, settings, consumer, producer, metrics, health)
         stage.subscribe()
@@ -80,6 +83,8 @@ async def run_worker(
     finally:
         health.stopping = True
         await consumer.stop()
+        for table in tables:
+            await table.stop()
         await producer.stop()
         await runner.cleanup()
         log.info("worker_stopped")

@@ -30,10 +30,8 @@ class SourcePosition:
     timestamp_ms: int
 
 
-def dead_letter_headers(
-    original: Headers, error: InvalidMessage, stage: str, where: SourcePosition
-) -> Headers:
-    ours = {
+ERROR_HEADERS = frozenset(
+    {
         REASON,
         STAGE,
         ORIGINAL_TOPIC,
@@ -43,10 +41,20 @@ def dead_letter_headers(
         EXCEPTION_CLASS,
         EXCEPTION_MESSAGE,
     }
+)
+REPLAYED_FROM = "newswire.replayed.from"
+
+
+def without_error_headers(headers: Headers) -> Headers:
+    return [(k, v) for k, v in headers if k not in ERROR_HEADERS]
+
+
+def dead_letter_headers(
+    original: Headers, error: InvalidMessage, stage: str, where: SourcePosition
+) -> Headers:
     # A record re-driven from a DLQ may carry old error headers; the new failure replaces them.
-    kept = [(k, v) for k, v in original if k not in ours]
     return [
-        *kept,
+        *without_error_headers(original),
         (REASON, error.reason.encode()),
         (STAGE, stage.encode()),
         (ORIGINAL_TOPIC, where.topic.encode()),

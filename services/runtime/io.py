@@ -28,10 +28,22 @@ _CONTENT_TYPES = {
 }
 
 
+def content_type_for(path: Path) -> str:
+    return _CONTENT_TYPES.get(path.suffix.lower(), "text/plain")
+
+
 def raw_event_from_file(
     path: Path, source: str, content_type: str | None = None, url: str | None = None
 ) -> RawArticleEvent:
-    data = path.read_bytes()
+    return raw_event_from_bytes(
+        path.read_bytes(), source, content_type or content_type_for(path), url
+    )
+
+
+def raw_event_from_bytes(
+    data: bytes, source: str, content_type: str | None = None, url: str | None = None
+) -> RawArticleEvent:
+    """Wraps a document as a scraper would: text when it is UTF-8, else base64 bytes."""
     encoding: Literal["text", "base64"]
     try:
         payload, encoding = data.decode("utf-8"), "text"
@@ -39,7 +51,7 @@ def raw_event_from_file(
         payload, encoding = base64.b64encode(data).decode(), "base64"
     return RawArticleEvent(
         source=source,
-        content_type=content_type or _CONTENT_TYPES.get(path.suffix.lower(), "text/plain"),
+        content_type=content_type or "text/plain",
         url=url,
         fetched_at=datetime.now(UTC),
         payload_encoding=encoding,

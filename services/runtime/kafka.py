@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from schemas.topics import topic_configs
 from services.runtime.settings import KafkaSettings
 
 
@@ -53,26 +54,43 @@ def make_consumer(kafka: KafkaSettings, client_id: str, group_id: str) -> AIOKaf
 
 
 async def ensure_topics(
-    bootstrap: str, names: list[str], partitions: int = 3, replication: int = 1
+    bootstrap: str,
+    names: list[str] | dict[str, dict[str, str]],
+    partitions: int = 3,
+    replication: int = 1,
 ) -> list[str]:
-    """Creates the topics that do not exist yet; returns the names it created."""
+    """Creates the topics that do not exist yet (a dict gives each its configs); returns the
+    names it created."""
+    configs = names if isinstance(names, dict) else {n: {} for n in names}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="newswire-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [n for n in names if n not in existing]
+        missing = [n for n in configs if n not in existing]
         if missing:
             # Another process may create them between list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [
-                        NewTopic(n, num_partitions=partitions, replication_factor=replication)
+                        NewTopic(
+                            n,
+                            num_partitions=partitions,
+                            replication_factor=replication,
+                            topic_configs=configs[n],
+                        )
                         for n in missing
                     ]
                 )
         return missing
     finally:
         await admin.close()
+
+
+async def ensure_newswire_topics(
+    bootstrap: str, prefix: str = "", partitions: int = 3
+) -> list[str]:
+    """Every newswire topic under ``prefix``, with its configs (compaction for state)."""
+    return await ensure_topics(bootstrap, topic_configs(prefix), partitions)
 
 
 async def broker_ready(bootstrap: str, timeout: float) -> bool:

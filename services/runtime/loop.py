@@ -88,13 +88,17 @@ class StageLoop(Generic[In, Out]):
                     service=service, topic=tp.topic, partition=tp.partition, offset=record.offset
                 )
                 started = time.perf_counter()
-                result = await process_record(self.worker, to_input(record))
+                result = await process_record(
+                    self.worker, to_input(record), self.settings.max_record_bytes
+                )
                 self.metrics.processing_seconds.labels(service).observe(
                     time.perf_counter() - started
                 )
                 self.metrics.records_consumed.labels(service, tp.topic, result.outcome).inc()
                 if result.reason:
                     self.metrics.dead_letters.labels(service, result.reason).inc()
+                for reason in result.drops:
+                    self.metrics.dropped.labels(service, reason).inc()
                 for out in result.records:
                     topic = self.settings.topic(out.topic)
                     future = await self.producer.send(

@@ -35,6 +35,13 @@ class WorkerMetrics:
             ["service", "reason"],
             registry=r,
         )
+        # Outputs a step chose not to produce, by reason (e.g. duplicate_url, duplicate_content).
+        self.dropped = Counter(
+            "newswire_records_dropped",
+            "Outputs deliberately not produced, by reason.",
+            ["service", "reason"],
+            registry=r,
+        )
         self.processing_seconds = Histogram(
             "newswire_processing_seconds",
             "Time to decode, process and encode one record.",

@@ -60,6 +60,9 @@ class RuntimeSettings(BaseSettings):
     group_id: str | None = Field(default=None, description="Consumer group; newswire-<service>.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Records larger than this go to the dead-letter topic unread (base64 payloads of 2 MiB
+    # documents plus their envelope fit).
+    max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # /healthz fails when the loop has not turned for this long (a hung step or a stuck await).
     stall_after_seconds: float = Field(default=30.0, gt=0)
     # How long SIGTERM waits for the in-flight batch to be acknowledged and committed.

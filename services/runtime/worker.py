@@ -1,9 +1,11 @@
 """A worker declaration, and what happens to one record (pure: no Kafka, no clock).
 
-A step is a typed async function from the source topic's model to the sink topic's model:
-it returns one output, a list of outputs, or ``None`` to drop the record. It raises
-:class:`InvalidMessage` for bad data. Everything else (decoding, keys, dead letters,
-offsets, metrics) is the runtime's.
+A step is a typed async function from the source topic's model (and a :class:`StepContext`)
+to the sink topic's model: it returns one output, a list of outputs, or ``None``. It raises
+:class:`InvalidMessage` for bad data. Through the context it may also drop with a reason
+(counted), write side records (a state table's changelog) and dead-letter the input while
+still returning outputs (a feed with one bad item). Everything else (decoding, keys, dead
+letters, offsets, metrics) is the runtime's.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,29 +22,34 @@ from services.runtime.errors import InvalidMessage
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
-Step = Callable[[In], Awaitable[Out | Sequence[Out] | None]]
+Step = Callable[[In, "StepContext"], Awaitable[Out | Sequence[Out] | None]]
 
 log = structlog.get_logger("newswire.runtime")
 
 
 @dataclass(frozen=True)
+class OutRecord:
+    """A record to produce, with its topic name not yet prefixed; ``value=None`` is a tombstone."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Worker(Generic[In, Out]):
-    """One stage: read ``source``, run ``step`` on each record, write to ``sink``."""
+    """One stage: read ``source``, run ``step`` on each record, write to ``sink``.
+
+    ``tables`` are changelog-backed state the step reads and writes; the runtime restores them
+    before the first record and produces their writes with the batch.
+    """
 
     name: str
     source: TopicSpec[In]
     sink: TopicSpec[Out]
     step: Step[In, Out]
-
-
-@dataclass(frozen=True)
-class OutRecord:
-    """A record to produce, with its topic name not yet prefixed."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers = field(default_factory=list)
+    tables: tuple[Any, ...] = ()
 
 
 Outcome = Literal["ok", "dropped", "dead_letter"]
@@ -53,6 +60,7 @@ class Processed:
     outcome: Outcome
     records: list[OutRecord]
     reason: str | None = None
+    drops: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,33 @@ class InputRecord:
     key: bytes | None
     value: bytes | None
     headers: Headers
+
+
+@dataclass
+class StepContext:
+    """What a step may know of and say about the record it is processing."""
+
+    record: "InputRecord"
+    side_records: list[OutRecord] = field(default_factory=list)
+    drops: list[str] = field(default_factory=list)
+    rejection: InvalidMessage | None = None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(partition, offset) of the input record."""
+        return self.record.partition, self.record.offset
+
+    def emit(self, record: OutRecord) -> None:
+        """Produce ``record`` with this record's outputs (acknowledged before the commit)."""
+        self.side_records.append(record)
+
+    def drop(self, reason: str) -> None:
+        """An output was deliberately not produced (e.g. ``duplicate_url``); counted by reason."""
+        self.drops.append(reason)
+
+    def dead_letter(self, error: InvalidMessage) -> None:
+        """Send the input to the DLQ with ``error`` even though the step returns outputs."""
+        self.rejection = error
 
 
 def article_id_of(model: BaseModel) -> str | None:
@@ -104,35 +139,54 @@ def _as_list(result: Out | Sequence[Out] | None) -> list[Out]:
     return list(result)
 
 
-async def process_record(worker: Worker[In, Out], record: InputRecord) -> Processed:
+async def process_record(
+    worker: Worker[In, Out], record: "InputRecord", max_bytes: int | None = None
+) -> Processed:
     """Decode, run the step, encode; bad data becomes one dead-letter record.
 
     Exceptions other than :class:`InvalidMessage` (and pydantic errors building an output,
     which mean the input held values the contract forbids) propagate: they are bugs or
     outages, and the loop must stop rather than skip the record.
     """
+    ctx = StepContext(record)
     try:
+        if max_bytes is not None and len(record.value or b"") > max_bytes:
+            raise InvalidMessage(
+                "record_too_large", f"{len(record.value or b'')} bytes > limit {max_bytes}"
+            )
         message = _decode(worker.source, record.value)
         article_id = article_id_of(message)
         if article_id:
             structlog.contextvars.bind_contextvars(article_id=article_id)
         try:
-            outputs = _as_list(await worker.step(message))
+            outputs = _as_list(await worker.step(message, ctx))
         except ValidationError as exc:
             detail = exc.json(include_url=False, include_input=False)
             raise InvalidMessage("invalid_output", detail) from exc
-        encoded = [_encode(worker.sink, out) for out in outputs]
+        encoded = [_encode(worker.sink, out) for out in outputs] + ctx.side_records
+        if ctx.rejection is not None:
+            return _dead_letter(worker, record, ctx.rejection, encoded, tuple(ctx.drops))
     except InvalidMessage as exc:
-        if worker.source.dlq is None:
-            raise
-        where = SourcePosition(record.topic, record.partition, record.offset, record.timestamp)
-        headers = dead_letter_headers(record.headers, exc, worker.name, where)
-        dead = OutRecord(worker.source.dlq, record.key, record.value or b"", headers)
-        log.warning("record_dead_lettered", reason=exc.reason, detail=exc.detail[:300])
-        return Processed("dead_letter", [dead], exc.reason)
-    if not encoded:
-        return Processed("dropped", [])
-    return Processed("ok", encoded)
+        return _dead_letter(worker, record, exc, [], ())
+    if not outputs:
+        return Processed("dropped", encoded, drops=tuple(ctx.drops))
+    return Processed("ok", encoded, drops=tuple(ctx.drops))
+
+
+def _dead_letter(
+    worker: Worker[Any, Any],
+    record: "InputRecord",
+    exc: InvalidMessage,
+    also: list[OutRecord],
+    drops: tuple[str, ...],
+) -> Processed:
+    if worker.source.dlq is None:
+        raise exc
+    where = SourcePosition(record.topic, record.partition, record.offset, record.timestamp)
+    headers = dead_letter_headers(record.headers, exc, worker.name, where)
+    dead = OutRecord(worker.source.dlq, record.key, record.value or b"", headers)
+    log.warning("record_dead_lettered", reason=exc.reason, detail=exc.detail[:300])
+    return Processed("dead_letter", [*also, dead], exc.reason, drops)
 
 
 def to_input(record: Any) -> InputRecord:

@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
-from schemas.topics import all_topic_names
 from services.demo import sample_files
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_newswire_topics
 from tests.conftest import new_prefix
 from tests.helpers import SEED_PATH
 
@@ -31,7 +30,7 @@ def newswire(
 
 async def test_produce_then_tail(kafka_bootstrap: str) -> None:
     prefix = new_prefix()
-    await ensure_topics(kafka_bootstrap, [prefix + n for n in all_topic_names()], partitions=1)
+    await ensure_newswire_topics(kafka_bootstrap, prefix, partitions=1)
     env = {"NEWSWIRE_KAFKA__BOOTSTRAP": kafka_bootstrap, "NEWSWIRE_TOPIC_PREFIX": prefix}
     produced = newswire(
         "produce", str(SEED_PATH), "--source", "express", "--url", "https://example.com/a", env=env

@@ -1,7 +1,6 @@
 """The three workers as processes on the real broker: the seed article ends as one alert."""
 
 import json
-from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -9,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas import topics
 from schemas.alert import Alert
 from services.demo import sample_files
-from services.ingest.normalize import to_article
+from services.ingest.normalize import single_article
 from services.runtime import dlq
 from services.runtime.io import produce_raw, raw_event_from_file, read_topic
 from services.runtime.local import WorkerProcess
@@ -54,7 +53,7 @@ async def test_seed_becomes_exactly_one_alert(
             kafka_bootstrap, topic_prefix + topics.ALERTS.name, idle_timeout=2
         )
     ]
-    expected = to_article(raw_event(seed_text(), source="e2e"), ZoneInfo("UTC"))
+    expected = single_article(raw_event(seed_text(), source="e2e"))
     assert len(alerts) == 1
     [alert] = alerts
     assert alert.subscription_id == "sub-ukraine-security-guarantees"

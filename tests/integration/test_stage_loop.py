@@ -8,7 +8,7 @@ nothing is lost.
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -18,15 +18,14 @@ from prometheus_client import CollectorRegistry
 from schemas import topics
 from schemas.article import Article
 from schemas.raw import RawArticleEvent
-from schemas.topics import all_topic_names
 from services.ingest.settings import IngestSettings
 from services.ingest.step import build_worker
 from services.runtime import dlq
 from services.runtime.app import run_worker
 from services.runtime.io import produce_raw, read_topic
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_newswire_topics
 from services.runtime.settings import CommitSettings, HttpSettings, KafkaSettings
-from services.runtime.worker import Worker
+from services.runtime.worker import StepContext, Worker
 from tests.conftest import new_prefix
 from tests.helpers import generated_article, raw_event
 from tests.waiting import wait_until
@@ -133,15 +132,15 @@ async def test_a_crashing_step_commits_nothing_past_it_and_loses_nothing(
     kafka_bootstrap: str,
 ) -> None:
     prefix = new_prefix()
-    await ensure_topics(kafka_bootstrap, [prefix + n for n in all_topic_names()], partitions=1)
+    await ensure_newswire_topics(kafka_bootstrap, prefix, partitions=1)
     settings = settings_for(kafka_bootstrap, prefix, every=1)
     normal = build_worker(settings)
     poison_title = f"POISON {uuid.uuid4().hex}"
 
-    async def buggy(raw: RawArticleEvent) -> Article:
+    async def buggy(raw: RawArticleEvent, ctx: StepContext) -> Sequence[Article] | Article | None:
         if poison_title in raw.payload:
             raise RuntimeError("a bug, not bad data")
-        return await normal.step(raw)
+        return await normal.step(raw, ctx)
 
     raw_topic = prefix + topics.RAW.name
     group = settings.group_for("ingest")
@@ -149,7 +148,7 @@ async def test_a_crashing_step_commits_nothing_past_it_and_loses_nothing(
         settings.kafka, raw_topic, [raw_event(generated_article(i)) for i in range(5)]
     )
 
-    crashing = Worker("ingest", topics.RAW, topics.ARTICLES, buggy)
+    crashing = Worker("ingest", topics.RAW, topics.ARTICLES, buggy, normal.tables)
     stop = asyncio.Event()
     task = asyncio.create_task(
         run_worker(crashing, settings, stop=stop, registry=CollectorRegistry())
@@ -174,7 +173,7 @@ async def test_a_crashing_step_commits_nothing_past_it_and_loses_nothing(
     assert len(out) >= committed, "an offset was committed before its output was written"
 
     # The bug is fixed (the normal step): the restarted worker delivers every article.
-    fixed = Worker("ingest", topics.RAW, topics.ARTICLES, normal.step)
+    fixed = build_worker(settings)
     async with running(fixed, settings, CollectorRegistry()):
 
         async def all_there() -> bool:

@@ -1,6 +1,5 @@
 """enrich's pure parts: topic rules, the near-window, sentiment."""
 
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -9,14 +8,14 @@ from services.enrich import sentiment
 from services.enrich.settings import DEFAULT_TAXONOMY
 from services.enrich.step import enrich
 from services.enrich.taxonomy import _min_window, load_taxonomy
-from services.ingest.normalize import to_article
+from services.ingest.normalize import single_article
 from tests.helpers import raw_event, sample_text, seed_text
 
 TAXONOMY = load_taxonomy(DEFAULT_TAXONOMY)
 
 
 def enriched(text: str) -> EnrichedArticle:
-    return enrich(to_article(raw_event(text), ZoneInfo("UTC")), TAXONOMY)
+    return enrich(single_article(raw_event(text)), TAXONOMY)
 
 
 class TestTopicTags:

@@ -1,21 +1,17 @@
 """ingest's pure parts: canonical URLs, stable ids, raw event → Article, and the worker step."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from schemas.article import Article
 from services.ingest.ids import article_id, canonical_url
-from services.ingest.normalize import to_article
 from services.ingest.settings import IngestSettings
 from services.ingest.step import build_worker
 from services.runtime import dlq
 from services.runtime.errors import InvalidMessage
 from services.runtime.worker import InputRecord, process_record
-from tests.helpers import raw_event, seed_text
-
-UTC_ZONE = ZoneInfo("UTC")
+from tests.helpers import FIXTURES, raw_event, seed_text
 
 
 class TestCanonicalUrl:
@@ -59,33 +55,8 @@ class TestArticleId:
         assert one != article_id(url=None, source="s", title="B", published_at=when)
 
 
-class TestToArticle:
-    def test_seed_fixture_becomes_an_article_in_utc(self) -> None:
-        article = to_article(raw_event(seed_text(), source="express"), UTC_ZONE)
-        assert article.published_at == datetime(2025, 3, 1, 23, 24, tzinfo=UTC)
-        assert article.published_at.isoformat() == "2025-03-01T23:24:00+00:00"
-        assert article.source == "express"
-        assert len(article.summary) == 3
-        assert article.content_type == "text/plain"
-
-    def test_naive_time_is_read_in_the_source_timezone(self) -> None:
-        article = to_article(raw_event(seed_text()), ZoneInfo("Europe/Kyiv"))
-        assert article.published_at == datetime(2025, 3, 1, 21, 24, tzinfo=UTC)
-
-    def test_id_is_stable_across_fetches(self) -> None:
-        first = to_article(raw_event(seed_text()), UTC_ZONE)
-        again = to_article(raw_event(seed_text()), UTC_ZONE)
-        assert first.article_id == again.article_id
-
-    def test_unsupported_content_type(self) -> None:
-        event = raw_event("{}").model_copy(update={"content_type": "application/x-unknown"})
-        with pytest.raises(InvalidMessage) as caught:
-            to_article(event, UTC_ZONE)
-        assert caught.value.reason == "unsupported_content_type"
-
-
-def _record(value: bytes | None, key: bytes | None = b"k") -> InputRecord:
-    return InputRecord("news.raw", 2, 41, 1_700_000_000_000, key, value, [("trace", b"t1")])
+def _record(value: bytes | None, key: bytes | None = b"k", offset: int = 41) -> InputRecord:
+    return InputRecord("news.raw", 2, offset, 1_700_000_000_000, key, value, [("trace", b"t1")])
 
 
 class TestIngestStep:
@@ -96,10 +67,12 @@ class TestIngestStep:
         value = raw_event(seed_text()).model_dump_json().encode()
         result = await process_record(worker, _record(value))
         assert result.outcome == "ok"
-        [out] = result.records
-        article = Article.model_validate_json(out.value)
+        [out, seen] = result.records
+        article = Article.model_validate_json(out.value or b"")
         assert out.topic == "news.articles"
         assert out.key == article.article_id.encode()
+        assert seen.topic == "news.ingest.dedup"  # the dedup changelog, produced with the batch
+        assert seen.key == f"content:{article.content_hash}".encode()
 
     async def test_garbage_bytes_go_to_the_dlq_unchanged(self) -> None:
         worker = build_worker(IngestSettings())
@@ -128,3 +101,46 @@ class TestIngestStep:
     async def test_tombstone_is_dead_lettered(self) -> None:
         result = await process_record(build_worker(IngestSettings()), _record(None))
         assert result.reason == "empty_value"
+
+
+class TestIngestStepDedupAndPartialFailures:
+    """Duplicates are dropped with a reason; a feed's bad items dead-letter the event while
+    its good items go out; oversize records never reach a parser."""
+
+    async def test_resent_article_is_dropped_as_duplicate(self) -> None:
+        worker = build_worker(IngestSettings())
+        value = raw_event(seed_text(), url="https://example.com/a").model_dump_json().encode()
+        first = await process_record(worker, _record(value, offset=1))
+        again = await process_record(worker, _record(value, offset=2))
+        assert first.outcome == "ok"
+        assert again.outcome == "dropped"
+        assert again.records == []
+        assert again.drops == ("duplicate_url",)
+
+    async def test_replayed_position_is_emitted_again(self) -> None:
+        worker = build_worker(IngestSettings())
+        value = raw_event(seed_text()).model_dump_json().encode()
+        await process_record(worker, _record(value, offset=5))
+        replay = await process_record(worker, _record(value, offset=5))
+        assert replay.outcome == "ok"
+        assert replay.records[0].topic == "news.articles"
+
+    async def test_feed_with_a_bad_item(self) -> None:
+        worker = build_worker(IngestSettings())
+        feed = (FIXTURES / "feed" / "rss-bad-item.xml").read_text()
+        value = raw_event(feed, content_type="application/rss+xml").model_dump_json().encode()
+        result = await process_record(worker, _record(value))
+        assert result.outcome == "dead_letter"
+        assert result.reason == "items_rejected"
+        topics = [r.topic for r in result.records]
+        assert topics.count("news.articles") == 1
+        assert topics[-1] == "news.raw.dlq"
+        assert dlq.header_map(result.records[-1].headers)[dlq.REASON] == "items_rejected"
+        assert result.records[-1].value == value
+
+    async def test_oversize_record_goes_to_the_dlq_unparsed(self) -> None:
+        worker = build_worker(IngestSettings())
+        value = raw_event("x" * 3000).model_dump_json().encode()
+        result = await process_record(worker, _record(value), max_bytes=2048)
+        assert result.reason == "record_too_large"
+        assert result.records[0].value == value

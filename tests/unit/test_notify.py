@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -10,7 +9,7 @@ from pydantic import ValidationError
 from services.enrich.settings import DEFAULT_TAXONOMY
 from services.enrich.step import enrich
 from services.enrich.taxonomy import load_taxonomy
-from services.ingest.normalize import to_article
+from services.ingest.normalize import single_article
 from services.notify.settings import DEFAULT_SUBSCRIPTIONS
 from services.notify.subscriptions import Subscription, alert_id, load_subscriptions, match
 from tests.helpers import raw_event, sample_text, seed_text
@@ -20,7 +19,7 @@ NOW = datetime(2025, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def enriched_of(text: str):  # type: ignore[no-untyped-def]
-    return enrich(to_article(raw_event(text), ZoneInfo("UTC")), TAXONOMY)
+    return enrich(single_article(raw_event(text)), TAXONOMY)
 
 
 class TestMatch:

@@ -15,7 +15,7 @@ from services.runtime.commit import CommitPolicy, PendingOffsets
 from services.runtime.errors import InvalidMessage
 from services.runtime.health import Health, health_app, start_http
 from services.runtime.settings import RuntimeSettings
-from services.runtime.worker import InputRecord, Worker, process_record
+from services.runtime.worker import InputRecord, StepContext, Worker, process_record
 
 
 class TestPendingOffsets:
@@ -101,7 +101,7 @@ class TestProcessRecord:
     """Bugs in a step are not swallowed into the DLQ; contract violations in output are."""
 
     async def test_unexpected_exception_propagates(self) -> None:
-        async def broken(raw: RawArticleEvent) -> Article:
+        async def broken(raw: RawArticleEvent, ctx: StepContext) -> Article:
             raise RuntimeError("bug")
 
         worker = Worker("ingest", topics.RAW, topics.ARTICLES, broken)
@@ -118,7 +118,7 @@ class TestProcessRecord:
             await process_record(worker, InputRecord("news.raw", 0, 0, 0, None, value, []))
 
     async def test_dropping_step(self) -> None:
-        async def drop(raw: RawArticleEvent) -> None:
+        async def drop(raw: RawArticleEvent, ctx: StepContext) -> None:
             return None
 
         worker = Worker("ingest", topics.RAW, topics.ARTICLES, drop)

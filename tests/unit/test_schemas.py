@@ -1,7 +1,6 @@
 """Contracts: committed JSON Schema files match the models, and real records validate."""
 
 import json
-from zoneinfo import ZoneInfo
 
 import jsonschema
 
@@ -10,7 +9,7 @@ from schemas.topics import ALL, all_topic_names
 from services.enrich.settings import DEFAULT_TAXONOMY
 from services.enrich.step import enrich
 from services.enrich.taxonomy import load_taxonomy
-from services.ingest.normalize import to_article
+from services.ingest.normalize import single_article
 from services.notify.settings import DEFAULT_SUBSCRIPTIONS
 from services.notify.subscriptions import load_subscriptions, match
 from tests.helpers import raw_event, seed_text
@@ -28,7 +27,7 @@ def test_committed_schemas_are_current() -> None:
 
 def test_every_record_of_the_seed_path_validates_against_its_schema() -> None:
     raw = raw_event(seed_text(), url="https://example.com/a")
-    article = to_article(raw, ZoneInfo("UTC"))
+    article = single_article(raw)
     enriched = enrich(article, load_taxonomy(DEFAULT_TAXONOMY))
     [alert] = match(enriched, load_subscriptions(DEFAULT_SUBSCRIPTIONS))
     records = {
@@ -47,7 +46,7 @@ def test_every_model_is_versioned() -> None:
         assert "schema_version" in spec.model.model_fields
 
 
-def test_topic_names_include_dead_letter_topics() -> None:
+def test_topic_names_include_dead_letter_and_state_topics() -> None:
     assert all_topic_names() == [
         "news.raw",
         "news.raw.dlq",
@@ -56,4 +55,5 @@ def test_topic_names_include_dead_letter_topics() -> None:
         "news.enriched",
         "news.enriched.dlq",
         "news.alerts",
+        "news.ingest.dedup",
     ]

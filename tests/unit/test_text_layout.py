@@ -36,7 +36,7 @@ class TestSeedFixture:
         assert "Contexts" not in doc.context
 
     def test_timestamp_is_naive_local_time(self) -> None:
-        assert parse_text_layout(seed_text()).published_local == datetime(2025, 3, 1, 23, 24)
+        assert parse_text_layout(seed_text()).published == datetime(2025, 3, 1, 23, 24)
 
     def test_bundled_copy_matches_shared_fixture(self) -> None:
         if not SHARED_SEED.exists():
@@ -69,7 +69,7 @@ class TestVariants:
 
     def test_seconds_in_timestamp(self) -> None:
         doc = parse_text_layout("T\n2025-01-02 03:04:05- b\n")
-        assert doc.published_local == datetime(2025, 1, 2, 3, 4, 5)
+        assert doc.published == datetime(2025, 1, 2, 3, 4, 5)
 
 
 class TestRejections:

@@ -15,9 +15,9 @@ The timestamp carries no zone; the caller decides which zone it is in.
 """
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
+from services.ingest.parse.document import ParsedDocument
 from services.ingest.parse.errors import ParseError
 
 # "2025-03-01 23:24- Sir Keir ..." : the first bullet shares the date line.
@@ -27,15 +27,6 @@ _DATE_LINE = re.compile(
 _BULLET = re.compile(r"^[-•*]\s+(?P<text>.+)$")
 _FURNITURE = {"express your sentiment!"}
 _SECTIONS = {"insights": "body", "contexts": "context", "context": "context"}
-
-
-@dataclass(frozen=True)
-class ParsedDocument:
-    title: str
-    published_local: datetime
-    summary: list[str]
-    body: str
-    context: str
 
 
 def parse_text_layout(text: str) -> ParsedDocument:
@@ -80,7 +71,7 @@ def parse_text_layout(text: str) -> ParsedDocument:
         raise ParseError("empty_article", "no summary bullets and no body text")
     return ParsedDocument(
         title=title,
-        published_local=published,
+        published=published,
         summary=summary,
         body=body,
         context="\n\n".join(sections["context"]),

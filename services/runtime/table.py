@@ -1,0 +1,137 @@
+"""A key → value table kept in a compacted Kafka topic (a changelog), as Kafka Streams keeps
+state: no database, and it survives restarts.
+
+Every worker materialises the whole table (all partitions): it restores it from the beginning
+of the changelog before its loop starts, then follows the topic so writes by other workers
+arrive within milliseconds. A write is returned as an :class:`OutRecord` for the stage loop to
+produce with the batch, so it is acknowledged before the input offset behind it is committed.
+
+Two workers that see the same new key at the same moment can both miss each other's write;
+that window is the follow latency (tens of ms here). Keys co-partitioned with the input (the
+same key always on the same input partition, hence the same worker) never race.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.runtime.worker import OutRecord
+
+V = TypeVar("V")
+log = structlog.get_logger("newswire.runtime")
+
+
+class ChangelogTable(Generic[V]):
+    def __init__(
+        self,
+        topic: str,
+        encode: Callable[[V], bytes],
+        decode: Callable[[bytes], V],
+        keep: Callable[[V], bool] | None = None,
+    ) -> None:
+        """``topic`` is the unprefixed changelog name; ``keep`` drops expired values on restore."""
+        self.topic = topic
+        self._encode = encode
+        self._decode = decode
+        self._keep = keep
+        self.data: dict[str, V] = {}
+        self.restored = False
+        self._follow: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def get(self, key: str) -> V | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: V) -> OutRecord:
+        """Updates the local copy now; the returned record must be produced to persist it."""
+        self.data[key] = value
+        return OutRecord(self.topic, key.encode(), self._encode(value))
+
+    def delete(self, key: str) -> OutRecord:
+        self.data.pop(key, None)
+        return OutRecord(self.topic, key.encode(), None)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """Applies one changelog record (a tombstone deletes)."""
+        if key is None:
+            return
+        name = key.decode("utf-8", "replace")
+        if value is None:
+            self.data.pop(name, None)
+            return
+        try:
+            decoded = self._decode(value)
+        except ValueError:
+            log.warning("changelog_record_unreadable", table=self.topic, key=name)
+            return
+        if self._keep is None or self._keep(decoded):
+            self.data[name] = decoded
+
+    def prune(self) -> int:
+        """Drops values ``keep`` rejects (expired) from the local copy; returns how many."""
+        if self._keep is None:
+            return 0
+        expired = [k for k, v in self.data.items() if not self._keep(v)]
+        for k in expired:
+            del self.data[k]
+        return len(expired)
+
+    async def start(self, bootstrap: str, topic: str, client_id: str) -> None:
+        """Restores from the beginning of ``topic`` (the prefixed name) to its end offsets, then
+        follows it in the background."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id=f"{client_id}-table",
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"changelog topic {topic!r} does not exist (newswire topics ensure)")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        restored = 0
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                for r in records:
+                    self.apply(r.key, r.value)
+                    restored += 1
+        self.restored = True
+        log.info("table_restored", table=topic, records=restored, keys=len(self.data))
+        self._follow = asyncio.create_task(self._follow_loop(consumer), name=f"follow-{topic}")
+
+    async def _follow_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                for r in records:
+                    self.apply(r.key, r.value)
+
+    async def stop(self) -> None:
+        if self._follow is not None:
+            self._follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"ChangelogTable({self.topic!r}, keys={len(self.data)})"
+
+
+def table_topics(tables: list[Any]) -> list[str]:
+    return [t.topic for t in tables]

@@ -1,0 +1,89 @@
+"""Dedup decisions: URL and content keys, the window, replays after a crash, feeds."""
+
+import json
+
+import pytest
+
+from services.ingest.dedup import Deduplicator, SeenEntry, Verdict, dedup_keys, dedup_table
+from services.ingest.normalize import single_article
+from tests.helpers import raw_event
+
+WINDOW = 7 * 24 * 3600 * 1000
+NOW = 1_800_000_000_000
+
+
+def article(title: str = "A title", body: str = "Body.", url: str | None = None):  # type: ignore[no-untyped-def]
+    return single_article(raw_event(json.dumps({"title": title, "body": body, "url": url})))
+
+
+def fresh() -> Deduplicator:
+    return Deduplicator(dedup_table("news.ingest.dedup", WINDOW, lambda: NOW), WINDOW)
+
+
+class TestVerdicts:
+    def test_first_time_is_new_then_url_duplicate(self) -> None:
+        d = fresh()
+        a = article(url="https://x.example/a")
+        assert d.verdict(a, (0, 1), NOW, set()) is Verdict.NEW
+        d.remember(a, (0, 1), NOW, set())
+        again = article(body="Edited body.", url="https://x.example/a?utm_source=tw")
+        assert d.verdict(again, (2, 9), NOW, set()) is Verdict.DUPLICATE_URL
+
+    def test_same_content_under_another_url(self) -> None:
+        d = fresh()
+        d.remember(article(url="https://a.example/1"), (0, 1), NOW, set())
+        syndicated = article(url="https://b.example/copy")
+        assert d.verdict(syndicated, (1, 5), NOW, set()) is Verdict.DUPLICATE_CONTENT
+
+    def test_outside_the_window_is_new_again(self) -> None:
+        d = fresh()
+        a = article(url="https://x.example/a")
+        d.remember(a, (0, 1), NOW - WINDOW - 1, set())
+        assert d.verdict(a, (0, 7), NOW, set()) is Verdict.NEW
+
+    def test_the_same_raw_position_is_a_replay_not_a_duplicate(self) -> None:
+        """After a crash the uncommitted tail is re-read; it must be emitted again, not lost."""
+        d = fresh()
+        a = article(url="https://x.example/a")
+        d.remember(a, (1, 42), NOW, set())
+        assert d.verdict(a, (1, 42), NOW, set()) is Verdict.REPLAY
+        assert d.verdict(a, (1, 43), NOW, set()) is Verdict.DUPLICATE_URL
+
+    def test_a_feed_listing_a_story_twice_is_a_duplicate_within_the_record(self) -> None:
+        d = fresh()
+        a = article(url="https://x.example/a")
+        claimed: set[str] = set()
+        d.remember(a, (0, 3), NOW, claimed)
+        assert d.verdict(a, (0, 3), NOW, claimed) is Verdict.DUPLICATE_URL
+
+    def test_remember_returns_changelog_records_for_both_keys(self) -> None:
+        d = fresh()
+        a = article(url="https://x.example/a")
+        records = d.remember(a, (2, 8), NOW, set())
+        assert [r.key.decode() for r in records if r.key] == [k for _, k in dedup_keys(a)]
+        assert all(r.topic == "news.ingest.dedup" for r in records)
+        assert SeenEntry.decode(records[0].value or b"") == SeenEntry(a.article_id, 2, 8, NOW)
+
+
+class TestTable:
+    def test_restore_skips_expired_and_applies_tombstones(self) -> None:
+        table = dedup_table("t", WINDOW, lambda: NOW)
+        table.apply(b"k1", SeenEntry("a" * 32, 0, 1, NOW).encode())
+        table.apply(b"k2", SeenEntry("b" * 32, 0, 2, NOW - WINDOW - 5).encode())
+        table.apply(b"k3", SeenEntry("c" * 32, 0, 3, NOW).encode())
+        table.apply(b"k3", None)
+        table.apply(b"k4", b"garbage")
+        assert set(table.data) == {"k1"}
+
+    def test_prune_drops_what_expired_since(self) -> None:
+        clock = [NOW]
+        table = dedup_table("t", WINDOW, lambda: clock[0])
+        table.put("k", SeenEntry("a" * 32, 0, 1, NOW))
+        clock[0] = NOW + WINDOW + 1
+        assert table.prune() == 1
+        assert len(table) == 0
+
+    @pytest.mark.parametrize("data", [b"{}", b"[]", b'{"a": 1}', b"not json"])
+    def test_entry_decode_errors_are_value_errors(self, data: bytes) -> None:
+        with pytest.raises(ValueError, match="not a dedup entry"):
+            SeenEntry.decode(data)
