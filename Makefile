@@ -50,7 +50,7 @@ schemas: venv
 	$(BIN)/newswire schemas export
 
 bench: setup
-	$(BIN)/python -m bench.stages
+	$(BIN)/python -m bench.ingest
 
 clean:
 	-deploy/local/kafka stop

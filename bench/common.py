@@ -1,14 +1,15 @@
 """Helpers shared by the benchmark scripts."""
 
-import resource
 import statistics
 from collections.abc import Sequence
 
 
-def peak_rss_mb(pid: int | None = None) -> float:
-    """Peak resident set size in MiB: of `pid` (from /proc, while it runs) or of this process."""
-    if pid is None:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident set size (VmHWM) in MiB of a running process, this one by default.
+
+    Not getrusage's ru_maxrss: Linux keeps that across exec, so a child started from a big
+    parent would report the parent's peak.
+    """
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):

@@ -54,7 +54,8 @@ class Article(Contract):
     word_count: int = Field(default=0, ge=0, description="Words in title, summary and body.")
     content_hash: str = Field(
         default="",
-        description="blake2b-128 of the case-folded title and text: equal for re-sent copies.",
+        description="blake2b-128 of title and text, case and whitespace ignored: equal for "
+        "re-sent copies.",
     )
     content_type: str = Field(description="Content type of the raw event it was parsed from.")
     format: Literal["text", "json", "html", "feed"] = Field(

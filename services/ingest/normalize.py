@@ -37,6 +37,7 @@ class NormalizePolicy:
     default_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     zones: dict[str, ZoneInfo] = field(default_factory=dict)
     detect_language: bool = True
+    language_accuracy: language.Accuracy = "low"
 
     def zone_for(self, source: str) -> ZoneInfo:
         return self.zones.get(source, self.default_zone)
@@ -49,6 +50,16 @@ class Normalized:
 
 
 def decode_payload(event: RawArticleEvent, limits: IngestLimits) -> tuple[str, list[Flag]]:
+    if event.payload_encoding == "text":
+        # Already text. A UTF-8 character is at most 4 bytes: count bytes only near the limit.
+        size = len(event.payload)
+        if size * 4 > limits.max_payload_bytes:
+            size = len(event.payload.encode("utf-8"))
+        if size > limits.max_payload_bytes:
+            raise ParseError(
+                "payload_too_large", f"{size} bytes > limit {limits.max_payload_bytes}"
+            )
+        return event.payload, []
     data = event.payload_bytes()
     if len(data) > limits.max_payload_bytes:
         raise ParseError(
@@ -75,9 +86,20 @@ def parse_documents(
     return [parse_text_layout(text)]
 
 
-def content_hash(title: str, text: str) -> str:
-    folded = " ".join(f"{title}\n{text}".casefold().split())
-    return hashlib.blake2b(folded.encode("utf-8"), digest_size=16).hexdigest()
+def content_fingerprint(title: str, text: str) -> tuple[str, int]:
+    """(blake2b-128 of the case-folded text, word count) of already-cleaned fields.
+
+    clean_inline/clean_block leave single spaces between words, single newlines between
+    lines and one blank line between paragraphs, so the text needs no second tokenisation:
+    the hash is of the text with its (normalised) whitespace removed, so copies that differ
+    in case, spacing or line wrapping are equal; the words are the separators plus one
+    (C-speed counts, not a split).
+    """
+    joined = f"{title}\n{text}" if text else title
+    squeezed = joined.casefold().replace(" ", "").replace("\n", "")
+    digest = hashlib.blake2b(squeezed.encode("utf-8"), digest_size=16).hexdigest()
+    words = joined.count(" ") + joined.count("\n") - joined.count("\n\n") + 1
+    return digest, words
 
 
 def _published(
@@ -128,13 +150,15 @@ def to_article(
     text = "\n".join([*summary, body])
     lang, confidence = (None, 0.0)
     if policy.detect_language:
-        lang, confidence = language.detect(f"{title}\n{text}")
+        sample = f"{title}\n{text[: language.SAMPLE_CHARS]}"
+        lang, confidence = language.detect(sample, policy.language_accuracy)
     if lang is None and doc.language_hint:
         lang = doc.language_hint.split("-")[0].lower()[:2] or None
     if lang is not None and confidence < language.UNCERTAIN_BELOW:
         flags.append("language_uncertain")
     authors = list(dict.fromkeys(a for a in (clean_inline(x) for x in doc.authors) if a))
     host = urlsplit(url).hostname if url else None
+    fingerprint, words = content_fingerprint(title, text)
     return Article(
         article_id=article_id(url=url, source=event.source, title=title, published_at=published),
         url=url,
@@ -151,8 +175,8 @@ def to_article(
         fetched_at=event.fetched_at,
         language=lang,
         language_confidence=confidence if lang is not None and confidence else None,
-        word_count=len(title.split()) + len(text.split()),
-        content_hash=content_hash(title, text),
+        word_count=words,
+        content_hash=fingerprint,
         content_type=event.content_type.split(";", 1)[0].strip().lower(),
         format=doc.format,
         flags=list(dict.fromkeys(flags)),

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import Field
 
 from services.ingest.limits import IngestLimits
@@ -16,5 +18,8 @@ class IngestSettings(RuntimeSettings):
     )
     dedup_window_hours: float = Field(
         default=7 * 24, gt=0, description="A re-sent article within this window is a duplicate."
+    )
+    language_accuracy: Literal["low", "high"] = Field(
+        default="low", description="lingua mode: low holds 32 MiB, high 343 MiB (see language.py)."
     )
     limits: IngestLimits = IngestLimits()

@@ -23,6 +23,7 @@ def policy_from(settings: IngestSettings) -> NormalizePolicy:
         limits=settings.limits,
         default_zone=ZoneInfo(settings.source_timezone),
         zones={source: ZoneInfo(zone) for source, zone in settings.source_timezones.items()},
+        language_accuracy=settings.language_accuracy,
     )
 
 

@@ -1,21 +1,29 @@
 """The stage loop: consume → process → produce → wait for acks → commit.
 
-One batch at a time, in this order (the order is the delivery guarantee):
+Per batch, in this order (the order is the delivery guarantee):
 
 1. ``getmany`` returns up to ``max_batch`` records across the assigned partitions.
 2. Each record is processed in partition order (:func:`process_record`); its outputs, or its
    dead letter, are handed to the idempotent producer, which batches them (``linger_ms``).
-3. The loop waits until the broker acknowledged every output of the batch (``acks=all``).
-   A failed send raises: the worker stops and the batch's offsets stay uncommitted, so the
-   batch is read again after a restart (at-least-once; the producer's idempotence and
-   downstream ids keep the repeats harmless).
-4. Only then are the batch's next offsets marked acknowledged, and committed when the
-   :class:`CommitPolicy` says so, on partition revocation, and on shutdown.
+   The batch then waits in a FIFO of in-flight batches while the loop fetches and processes
+   the next one, so the CPU is not idle during the broker round trip.
+3. The oldest in-flight batch is harvested once the broker acknowledged every one of its
+   outputs (``acks=all``), and only then are its next offsets marked committable. Batches are
+   harvested strictly in order, so a committable offset never passes an unacknowledged
+   output. A failed send raises: the worker stops and nothing from that batch on is
+   committed, so it is read again after a restart (at-least-once; ids keep repeats harmless).
+   With ``max_in_flight_batches`` batches waiting, the loop waits for the oldest
+   (backpressure).
+4. Committable offsets are committed when the :class:`CommitPolicy` says so, and, after
+   draining every in-flight batch, on partition revocation and on shutdown.
 """
 
 import asyncio
+import functools
 import time
+from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Generic
 
 import structlog
@@ -29,6 +37,17 @@ from services.runtime.settings import RuntimeSettings
 from services.runtime.worker import In, Out, Worker, process_record, to_input
 
 log = structlog.get_logger("newswire.runtime")
+
+
+@dataclass
+class _InFlight:
+    """A processed batch whose outputs the broker has not acknowledged yet."""
+
+    sends: list[tuple[str, "asyncio.Future[Any]"]]
+    next_offsets: list[tuple[str, int, int, int]]  # topic, partition, next offset, records
+
+    def acked(self) -> bool:
+        return all(future.done() for _, future in self.sends)
 
 
 class StageLoop(Generic[In, Out]):
@@ -53,6 +72,12 @@ class StageLoop(Generic[In, Out]):
         # callback waits for the batch's acks and commits them before partitions move.
         self._lock = asyncio.Lock()
         self._service = worker.name
+        self._in_flight: deque[_InFlight] = deque()
+
+    @functools.cache  # noqa: B019 (one loop per worker; the cache lives as long as it does)
+    def _consumed(self, topic: str, outcome: str) -> Any:
+        """The labelled counter child, looked up once: labels() costs a lock and a dict."""
+        return self.metrics.records_consumed.labels(self._service, topic, outcome)
 
     def subscribe(self) -> None:
         topic = self.settings.topic(self.worker.source.name)
@@ -67,20 +92,39 @@ class StageLoop(Generic[In, Out]):
             )
             self.health.loop_turned()
             self.metrics.last_loop_timestamp.labels(self._service).set(time.time())
-            if batch:
-                async with self._lock:
-                    await self._process_batch(batch)
-            if self.pending.due(time.monotonic()):
-                async with self._lock:
+            async with self._lock:
+                await self.harvest(wait=False)
+                if batch:
+                    self._in_flight.append(await self._process_batch(batch))
+                    while len(self._in_flight) > kafka.max_in_flight_batches:
+                        await self._harvest_oldest()
+                if self.pending.due(time.monotonic()):
                     await self.commit("policy")
         async with self._lock:
+            await self.harvest(wait=True)
             await self.commit("shutdown")
 
-    async def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    async def harvest(self, wait: bool) -> None:
+        """Marks acknowledged batches committable, oldest first; ``wait``: drain them all."""
+        while self._in_flight and (wait or self._in_flight[0].acked()):
+            await self._harvest_oldest()
+
+    async def _harvest_oldest(self) -> None:
+        batch = self._in_flight[0]
+        # Every output acknowledged, or an exception that stops the worker.
+        await asyncio.gather(*(future for _, future in batch.sends))
+        self._in_flight.popleft()
+        for topic, _ in batch.sends:
+            self.metrics.records_produced.labels(self._service, topic).inc()
+        for topic, partition, next_offset, count in batch.next_offsets:
+            self.pending.acknowledge(topic, partition, next_offset, count)
+
+    async def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> _InFlight:
         service = self._service
         sends: list[tuple[str, asyncio.Future[Any]]] = []
         done: list[tuple[str, int, int, int]] = []
         self.metrics.batch_records.labels(service).observe(sum(len(r) for r in batch.values()))
+        processing = self.metrics.processing_seconds.labels(service)
         for tp, records in batch.items():
             for record in records:
                 structlog.contextvars.clear_contextvars()
@@ -91,10 +135,8 @@ class StageLoop(Generic[In, Out]):
                 result = await process_record(
                     self.worker, to_input(record), self.settings.max_record_bytes
                 )
-                self.metrics.processing_seconds.labels(service).observe(
-                    time.perf_counter() - started
-                )
-                self.metrics.records_consumed.labels(service, tp.topic, result.outcome).inc()
+                processing.observe(time.perf_counter() - started)
+                self._consumed(tp.topic, result.outcome).inc()
                 if result.reason:
                     self.metrics.dead_letters.labels(service, result.reason).inc()
                 for reason in result.drops:
@@ -109,13 +151,7 @@ class StageLoop(Generic[In, Out]):
             done.append((tp.topic, tp.partition, records[-1].offset + 1, len(records)))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=service)
-        # Step 3: every output acknowledged, or an exception that stops the worker.
-        await asyncio.gather(*(future for _, future in sends))
-        for topic, _ in sends:
-            self.metrics.records_produced.labels(service, topic).inc()
-        # Step 4: only now may these offsets be committed.
-        for topic, partition, next_offset, count in done:
-            self.pending.acknowledge(topic, partition, next_offset, count)
+        return _InFlight(sends, done)
 
     async def commit(self, why: str, only: Iterable[TopicPartition] | None = None) -> None:
         """Commits acknowledged offsets of partitions this consumer still owns.
@@ -147,6 +183,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self.loop._lock:
+            await self.loop.harvest(wait=True)
             await self.loop.commit("revoke", only=revoked)
             self.loop.pending.forget({(tp.topic, tp.partition) for tp in revoked})
         log.info(

@@ -13,6 +13,7 @@ same key always on the same input partition, hence the same worker) never race.
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -22,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.runtime.worker import OutRecord
 
 V = TypeVar("V")
+WRITER = "newswire.table.writer"
 log = structlog.get_logger("newswire.runtime")
 
 
@@ -39,6 +41,8 @@ class ChangelogTable(Generic[V]):
         self._decode = decode
         self._keep = keep
         self.data: dict[str, V] = {}
+        # Tags this process's writes so following the topic skips them (already applied).
+        self._writer = uuid.uuid4().hex.encode()
         self.restored = False
         self._follow: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -49,7 +53,7 @@ class ChangelogTable(Generic[V]):
     def put(self, key: str, value: V) -> OutRecord:
         """Updates the local copy now; the returned record must be produced to persist it."""
         self.data[key] = value
-        return OutRecord(self.topic, key.encode(), self._encode(value))
+        return OutRecord(self.topic, key.encode(), self._encode(value), [(WRITER, self._writer)])
 
     def delete(self, key: str) -> OutRecord:
         self.data.pop(key, None)
@@ -112,11 +116,13 @@ class ChangelogTable(Generic[V]):
         self._follow = asyncio.create_task(self._follow_loop(consumer), name=f"follow-{topic}")
 
     async def _follow_loop(self, consumer: AIOKafkaConsumer) -> None:
+        mine = (WRITER, self._writer)
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             for records in batch.values():
                 for r in records:
-                    self.apply(r.key, r.value)
+                    if mine not in r.headers:
+                        self.apply(r.key, r.value)
 
     async def stop(self) -> None:
         if self._follow is not None:

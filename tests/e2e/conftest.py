@@ -7,7 +7,7 @@ import pytest
 
 from services.runtime.local import WorkerProcess
 
-Spawn = Callable[[str], WorkerProcess]
+Spawn = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
@@ -15,14 +15,15 @@ async def spawn(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Asyn
     """Starts a worker process for this test's topics; every one is stopped afterwards."""
     started: list[WorkerProcess] = []
 
-    def start(service: str) -> WorkerProcess:
+    def start(service: str, **env: str) -> WorkerProcess:
+        """``env``: extra NEWSWIRE_* variables for this process."""
         n = sum(1 for w in started if w.service == service)
         worker = WorkerProcess(
             service,
             kafka_bootstrap,
             topic_prefix,
             tmp_path / f"{service}-{n}.log",
-            env={"NEWSWIRE_COMMIT__EVERY_SECONDS": "0.2", "NEWSWIRE_LOG_LEVEL": "debug"},
+            env={"NEWSWIRE_COMMIT__EVERY_SECONDS": "0.2", "NEWSWIRE_LOG_LEVEL": "debug", **env},
         )
         worker.start()
         started.append(worker)

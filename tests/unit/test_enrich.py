@@ -1,6 +1,5 @@
 """enrich's pure parts: topic rules, the near-window, sentiment."""
 
-
 import pytest
 
 from schemas.enriched import EnrichedArticle

@@ -178,3 +178,24 @@ class TestLimits:
         assert (
             self.reason(self.latin1_event(), self.policy(invalid_utf8="reject")) == "invalid_utf8"
         )
+
+
+class TestFingerprint:
+    """The count-based word count equals a real split on cleaned text, whatever the input."""
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "one",
+            "a  b\n\n\nc d\n e",
+            "  lead\t tab\r\nx\n\n\n\ny  ",
+            "x\u00a0y\u2003z",
+            "p1\n\np2\nl2",
+        ],
+    )
+    def test_word_count_matches_split(self, raw: str) -> None:
+        from services.ingest.normalize import content_fingerprint
+
+        title, text = clean_inline("Title here"), clean_block(raw)
+        _, words = content_fingerprint(title, text)
+        assert words == len(f"{title}\n{text}".split())

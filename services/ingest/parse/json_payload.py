@@ -38,6 +38,8 @@ _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 def check_depth(text: str, limit: int) -> None:
     """Rejects nesting deeper than ``limit`` before parsing (a 100k-deep array would otherwise
     cost a RecursionError deep inside the parser)."""
+    if text.count("[") + text.count("{") <= limit:
+        return  # cannot nest deeper than it has brackets; counting is a C-speed scan
     depth = 0
     for match in _STRING_OR_BRACKET.finditer(text):
         token = match.group(0)

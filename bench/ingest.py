@@ -1,0 +1,274 @@
+"""ingest next to a bare aiokafka pass-through of the same bytes, in one run, on one broker.
+
+    python -m bench.ingest [--events 4000] [--paced-rate 200 --paced-seconds 5]
+
+1. Pure phase: parse + normalise alone (this process, one core, no Kafka), per format.
+2. Starts the local broker (deploy/local/kafka, temporary state) unless
+   NEWSWIRE_BENCH_BOOTSTRAP names one; pre-loads `news.raw` with a mixed corpus
+   (bench/corpus.py: text layout, JSON, HTML, RSS; 5 % duplicates).
+3. Backlog phase: the pass-through (bench/passthrough.py, its own process) drains the backlog,
+   then the ingest worker (a `newswire ingest` process) does. Rates come from the broker
+   timestamps of the first and last output records, the same for both; the stage's rate
+   counts raw events consumed per second (a feed event is one event, five articles).
+4. Paced phase: both run while events arrive at --paced-rate/s; latency is the broker time of
+   each output minus its input's.
+
+Prints a table with ratios to the pass-through and writes bench/results/ingest.json.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.common import cpu_seconds, peak_rss_mb, summary
+from bench.corpus import MAKERS, mixed
+from services.ingest.normalize import NormalizePolicy, normalize
+from services.runtime.io import produce_raw, raw_key
+from services.runtime.kafka import ensure_newswire_topics, ensure_topics
+from services.runtime.local import REPO_ROOT, WorkerProcess, start_broker
+from services.runtime.settings import KafkaSettings
+
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+def pure_rates(per_format: int) -> dict[str, float]:
+    """Articles per second of parse + normalise (language detection included), per format."""
+    policy = NormalizePolicy()
+    normalize(MAKERS["text"](0, "warm"), policy)  # load the language models first
+    rates = {}
+    for kind, make in MAKERS.items():
+        events = [make(i, "pure") for i in range(per_format)]
+        started = time.perf_counter()
+        articles = sum(len(normalize(e, policy).articles) for e in events)
+        rates[kind] = articles / (time.perf_counter() - started)
+    return rates
+
+
+async def records_of(bootstrap: str, topic: str, expect: int, timeout: float) -> list[Any]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout
+        while len(records) < expect and time.monotonic() < deadline:
+            for rs in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(rs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def span_seconds(records: list[Any]) -> float:
+    stamps = [r.timestamp for r in records]
+    return max(1e-3, float(max(stamps) - min(stamps)) / 1000)
+
+
+async def paced_produce(kafka: KafkaSettings, topic: str, events: list[Any], rate: float) -> None:
+    chunk = max(1, int(rate / 20))
+    for start in range(0, len(events), chunk):
+        t0 = time.monotonic()
+        await produce_raw(kafka, topic, events[start : start + chunk])
+        await asyncio.sleep(max(0.0, chunk / rate - (time.monotonic() - t0)))
+
+
+async def prepare(bootstrap: str, backlog: list[Any]) -> str:
+    """A fresh topic prefix holding the backlog: every measurement starts alike."""
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    await ensure_newswire_topics(bootstrap, prefix, 3)
+    await ensure_topics(bootstrap, [prefix + "bench.passthrough"], 3)
+    await produce_raw(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", backlog)
+    return prefix
+
+
+async def paced_latency(
+    bootstrap: str,
+    prefix: str,
+    sink: str,
+    paced: list[Any],
+    rate: float,
+    key_of: dict[bytes, bytes],
+) -> list[float]:
+    """Sends `paced` at `rate`/s into a running stage; the broker-time latency of each output
+    (`key_of`: output key → the raw key it came from)."""
+    await paced_produce(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", paced, rate)
+    wanted = {raw_key(e) for e in paced}
+    raw = await records_of(bootstrap, prefix + "news.raw", 10**9, 2)
+    sent_at = {r.key: r.timestamp for r in raw if r.key in wanted}
+    outs: list[Any] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        outs = [r for r in await records_of(bootstrap, sink, 10**9, 2) if r.key in key_of]
+        if len(outs) >= len(key_of):
+            break
+    return [float(r.timestamp - sent_at[key_of[r.key]]) for r in outs if key_of[r.key] in sent_at]
+
+
+async def run(
+    events: int, paced_rate: float, paced_seconds: float, worker_counts: list[int]
+) -> dict[str, Any]:
+    results: dict[str, Any] = {"pure_articles_per_s": pure_rates(300)}
+    state: Path | None = None
+    broker = None
+    bootstrap = os.environ.get("NEWSWIRE_BENCH_BOOTSTRAP")
+    if not bootstrap:
+        state = Path(tempfile.mkdtemp(prefix="newswire-bench-kafka-"))
+        broker = start_broker(state)
+        bootstrap = broker.bootstrap
+    try:
+        backlog = mixed(events, "backlog")
+        paced = mixed(int(paced_rate * paced_seconds), "paced", duplicates=0.0, seed=11)
+        no_lang = NormalizePolicy(detect_language=False)
+        distinct = list({e.payload: e for e in backlog}.values())
+        expected_articles = sum(len(normalize(e, no_lang).articles) for e in distinct)
+        kib = sum(len(e.payload) for e in backlog) / len(backlog) / 1024
+        print(
+            f"broker {bootstrap}; {len(backlog)} raw events per run ({kib:.1f} KiB avg)", flush=True
+        )
+        results.update(
+            events=len(backlog),
+            distinct_payloads=len(distinct),
+            articles_expected=expected_articles,
+        )
+
+        # The ceiling: bare aiokafka consume → produce → commit, its own process.
+        prefix = await prepare(bootstrap, backlog)
+        sink = prefix + "bench.passthrough"
+        child = subprocess.Popen(  # noqa: ASYNC220 (returns at once; the child runs alongside)
+            [
+                sys.executable,
+                "-m",
+                "bench.passthrough",
+                "--bootstrap",
+                bootstrap,
+                "--source",
+                prefix + "news.raw",
+                "--sink",
+                sink,
+                "--expect",
+                str(len(backlog) + len(paced)),
+                "--group",
+                prefix + "passthrough",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        out = await records_of(bootstrap, sink, len(backlog), 300)
+        cpu = cpu_seconds(child.pid)
+        lat = await paced_latency(
+            bootstrap, prefix, sink, paced, paced_rate, {raw_key(e): raw_key(e) for e in paced}
+        )
+        report_line = json.loads(child.communicate(timeout=60)[0].strip().splitlines()[-1])
+        base = len(out) / span_seconds(out)
+        results["passthrough"] = {
+            "events_per_s": base,
+            "latency_ms": summary(lat),
+            "cpu_s_per_1k": 1000 * cpu / len(backlog),
+            "peak_rss_mb": report_line["peak_rss_mb"],
+        }
+
+        for n in worker_counts:
+            prefix = await prepare(bootstrap, backlog)
+            workers = [
+                WorkerProcess(
+                    "ingest",
+                    bootstrap,
+                    prefix,
+                    REPO_ROOT / f".cache/bench/ingest-{n}-{i}.log",
+                    env={"NEWSWIRE_LOG_LEVEL": "warning"},
+                )
+                for i in range(n)
+            ]
+            for w in workers:
+                w.start()
+            sink = prefix + "news.articles"
+            out = await records_of(bootstrap, sink, expected_articles, 300)
+            cpu = sum(cpu_seconds(w.process.pid) for w in workers if w.process)
+            stage_lat: list[float] = []
+            if n == 1:
+                by_article = {
+                    a.article_id.encode(): raw_key(e)
+                    for e in paced
+                    for a in normalize(e, no_lang).articles
+                }
+                stage_lat = await paced_latency(
+                    bootstrap, prefix, sink, paced, paced_rate, by_article
+                )
+            rss = max(peak_rss_mb(w.process.pid) for w in workers if w.process)
+            for w in workers:
+                w.stop()
+            rate = len(backlog) / span_seconds(out)
+            results[f"ingest_x{n}"] = {
+                "workers": n,
+                "events_per_s": rate,
+                "articles_per_s": len(out) / span_seconds(out),
+                "articles_out": len(out),
+                "ratio_to_passthrough": rate / base,
+                "latency_ms": summary(stage_lat),
+                "cpu_s_per_1k": 1000 * cpu / len(backlog),
+                "peak_rss_mb": rss,
+            }
+    finally:
+        if broker is not None:
+            broker.stop()
+        if state is not None:
+            shutil.rmtree(state, ignore_errors=True)
+    return results
+
+
+def report(r: dict[str, Any]) -> None:
+    print("\nparse + normalise alone, one core, articles/s (targets: text/JSON 5000, HTML 500):")
+    for kind, rate in r["pure_articles_per_s"].items():
+        print(f"  {kind:<5} {rate:>8.0f}")
+    print(
+        f"\n{r['events']} raw events ({r['distinct_payloads']} distinct) → "
+        f"{r['articles_expected']} articles"
+    )
+    print(
+        f"{'stage':<12} {'events/s':>9} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'CPU s/1k':>8} {'peak RSS MiB':>12}"
+    )
+    base = r["passthrough"]["events_per_s"]
+    for name in ["passthrough", *(k for k in r if k.startswith("ingest_x"))]:
+        s = r[name]
+        print(
+            f"{name:<12} {s['events_per_s']:>9.0f} {s['events_per_s'] / base:>6.2f} "
+            f"{s['latency_ms']['p50']:>7.1f} {s['latency_ms']['p99']:>7.1f} "
+            f"{s['cpu_s_per_1k']:>8.2f} {s['peak_rss_mb']:>12.1f}"
+        )
+    print(
+        "(target: ingest >= 0.50 of the pass-through; latency paced at "
+        f"{r.get('paced_rate', 0):.0f}/s; CPU s/1k includes each process's start-up)"
+    )
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=4000)
+    p.add_argument("--paced-rate", type=float, default=200)
+    p.add_argument("--paced-seconds", type=float, default=5)
+    p.add_argument("--workers", default="1,2", help="ingest worker counts to measure")
+    a = p.parse_args()
+    counts = [int(n) for n in a.workers.split(",")]
+    res = asyncio.run(run(a.events, a.paced_rate, a.paced_seconds, counts))
+    res["paced_rate"] = a.paced_rate
+    report(res)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    res["measured_at"] = datetime.now(UTC).isoformat()
+    (RESULTS / "ingest.json").write_text(json.dumps(res, indent=2) + "\n")
