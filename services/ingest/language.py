@@ -2,8 +2,8 @@
 
 Restricting the candidates keeps start-up under a second (shared/notes/library-speeds.md: all
 75 languages take 7.6 s to load and 1.8 ms a call). The title and the start of the text, 200
-characters, decide: 0.09 ms a call here, against 0.24 ms for 500, with the same answers on
-the fixtures. lingua's low-accuracy mode (trigram models only) is the default: it holds 32 MiB
+characters, decide: 0.08 ms a call here (200: 0.10 ms, 500: 0.24 ms), with the same answers
+on the fixtures. lingua's low-accuracy mode (trigram models only) is the default: it holds 32 MiB
 where high accuracy holds 343 MiB (measured here), and lingua's authors place its losses on
 texts under ~120 characters, shorter than our samples. NEWSWIRE_LANGUAGE_ACCURACY=high
 switches.
@@ -27,7 +27,7 @@ SUPPORTED = (
     Language.DUTCH,
     Language.PORTUGUESE,
 )
-SAMPLE_CHARS = 200
+SAMPLE_CHARS = 160
 # Below this confidence the article is flagged language_uncertain (the best guess is kept).
 UNCERTAIN_BELOW = 0.5
 _LETTER = re.compile(r"[^\W\d_]")
