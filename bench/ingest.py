@@ -30,13 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from bench.common import cpu_seconds, peak_rss_mb, summary
 from bench.corpus import MAKERS, mixed
 from services.ingest.normalize import NormalizePolicy, normalize
 from services.runtime.io import produce_raw, raw_key
-from services.runtime.kafka import ensure_newswire_topics, ensure_topics
+from services.runtime.kafka import assign_all, ensure_newswire_topics, ensure_topics
 from services.runtime.local import REPO_ROOT, WorkerProcess, start_broker
 from services.runtime.settings import KafkaSettings
 
@@ -61,9 +61,7 @@ async def records_of(bootstrap: str, topic: str, expect: int, timeout: float) ->
     await consumer.start()
     records: list[Any] = []
     try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        consumer.assign(tps)
+        tps = await assign_all(consumer, topic)
         await consumer.seek_to_beginning(*tps)
         deadline = time.monotonic() + timeout
         while len(records) < expect and time.monotonic() < deadline:

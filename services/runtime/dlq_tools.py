@@ -8,16 +8,28 @@ did get through after all is harmless: ingest drops it as a duplicate.
 """
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.runtime import dlq
-from services.runtime.kafka import producer_config
+from services.runtime.kafka import assign_all, producer_config
 from services.runtime.settings import KafkaSettings
 
 REPLAY_GROUP = "newswire-dlq-replay"
+
+
+def _preview(value: bytes, chars: int) -> str:
+    """The start of what failed: an envelope's payload when the value is one, else the bytes."""
+    try:
+        envelope = json.loads(value)
+    except (ValueError, UnicodeDecodeError):
+        envelope = None
+    if isinstance(envelope, dict) and isinstance(envelope.get("payload"), str):
+        return str(envelope["payload"])[:chars]
+    return value[:chars].decode("utf-8", "replace")
 
 
 def describe(record: Any, preview: int = 160) -> dict[str, Any]:
@@ -37,7 +49,7 @@ def describe(record: Any, preview: int = 160) -> dict[str, Any]:
         },
         "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
         "bytes": len(value),
-        "preview": value[:preview].decode("utf-8", "replace"),
+        "preview": _preview(value, preview),
     }
 
 
@@ -73,12 +85,7 @@ async def replay(
     await producer.start()
     report = ReplayReport()
     try:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(dlq_topic)
-        if not partitions:
-            raise ValueError(f"topic {dlq_topic!r} does not exist")
-        tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = await assign_all(consumer, dlq_topic)
         ends = await consumer.end_offsets(tps)
         while True:
             behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]

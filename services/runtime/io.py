@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.raw import RawArticleEvent
 from services.runtime.dlq import header_map
-from services.runtime.kafka import producer_config
+from services.runtime.kafka import assign_all, producer_config
 from services.runtime.settings import KafkaSettings
 
 _CONTENT_TYPES = {
@@ -119,14 +119,7 @@ async def read_topic(
     )
     await consumer.start()
     try:
-        # partitions_for_topic reads the client's cached metadata, which knows only topics it
-        # was asked about; refresh it first (aiokafka has no public call for that).
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise ValueError(f"topic {topic!r} does not exist")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = await assign_all(consumer, topic)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
         else:

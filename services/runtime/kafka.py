@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -91,6 +91,26 @@ async def ensure_newswire_topics(
 ) -> list[str]:
     """Every newswire topic under ``prefix``, with its configs (compaction for state)."""
     return await ensure_topics(bootstrap, topic_configs(prefix), partitions)
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic``; ValueError if it does not exist.
+
+    partitions_for_topic reads the client's cached metadata, which knows only the topics it
+    was asked about, so the metadata is refreshed first (aiokafka has no public call for it).
+    """
+    await consumer._client.force_metadata_update()
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise ValueError(f"topic {topic!r} does not exist (newswire topics ensure)")
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+async def assign_all(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assigns every partition of ``topic`` to ``consumer`` (no group membership)."""
+    tps = await topic_partitions(consumer, topic)
+    consumer.assign(tps)
+    return tps
 
 
 async def broker_ready(bootstrap: str, timeout: float) -> bool:

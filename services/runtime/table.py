@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.runtime.kafka import assign_all
 from services.runtime.worker import OutRecord
 
 V = TypeVar("V")
@@ -95,13 +96,7 @@ class ChangelogTable(Generic[V]):
         )
         await consumer.start()
         self._consumer = consumer
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer.stop()
-            raise RuntimeError(f"changelog topic {topic!r} does not exist (newswire topics ensure)")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = await assign_all(consumer, topic)
         await consumer.seek_to_beginning(*tps)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
         restored = 0
@@ -137,7 +132,3 @@ class ChangelogTable(Generic[V]):
 
     def __repr__(self) -> str:
         return f"ChangelogTable({self.topic!r}, keys={len(self.data)})"
-
-
-def table_topics(tables: list[Any]) -> list[str]:
-    return [t.topic for t in tables]

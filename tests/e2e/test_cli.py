@@ -7,10 +7,12 @@ import sys
 
 import pytest
 
-from services.demo import sample_files
+from services.demo import SAMPLES, sample_files
 from services.runtime.kafka import ensure_newswire_topics
 from tests.conftest import new_prefix
+from tests.e2e.conftest import Spawn
 from tests.helpers import SEED_PATH
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +58,41 @@ def test_demo_prints_exactly_one_alert(kafka_bootstrap: str) -> None:
     assert f"summary: {n} raw → {n - 1} articles, 1 dead-lettered, 1 alert(s)" in out
     assert "reason unparseable_payload" in out
     assert "workers stopped (exit codes [0, 0, 0])" in out
+
+
+async def test_dlq_list_and_dry_run_replay(
+    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn
+) -> None:
+    ingest = spawn("ingest")
+    await ingest.wait_ready()
+    env = {"NEWSWIRE_KAFKA__BOOTSTRAP": kafka_bootstrap, "NEWSWIRE_TOPIC_PREFIX": topic_prefix}
+    broken = SAMPLES / "not-an-article.txt"
+    assert newswire("produce", str(broken), env=env).returncode == 0
+
+    listed: list[dict[str, object]] = []
+
+    async def dead_lettered() -> bool:
+        done = newswire("dlq", "list", "--idle", "1", env=env)
+        listed[:] = [json.loads(line) for line in done.stdout.splitlines()]
+        return len(listed) == 1
+
+    await wait_until(dead_lettered, 30, "the broken payload in news.raw.dlq")
+    [row] = listed
+    assert row["reason"] == "unparseable_payload"
+    assert row["stage"] == "ingest"
+    assert row["original"] == {
+        "topic": topic_prefix + "news.raw",
+        "partition": row["original"]["partition"],
+        "offset": 0,
+    }  # type: ignore[index]
+    assert "broken scraper" in str(row["preview"])
+
+    none = newswire("dlq", "list", "--reason", "unsafe_xml", "--idle", "1", env=env)
+    assert none.stdout == ""
+    dry = json.loads(newswire("dlq", "replay", "--dry-run", env=env).stdout)
+    assert dry == {
+        "replayed": 1,
+        "skipped": 0,
+        "targets": {topic_prefix + "news.raw": 1},
+        "dry_run": True,
+    }

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 
 from schemas import topics
@@ -23,7 +23,7 @@ from services.ingest.step import build_worker
 from services.runtime import dlq
 from services.runtime.app import run_worker
 from services.runtime.io import produce_raw, read_topic
-from services.runtime.kafka import ensure_newswire_topics
+from services.runtime.kafka import ensure_newswire_topics, topic_partitions
 from services.runtime.settings import CommitSettings, HttpSettings, KafkaSettings
 from services.runtime.worker import StepContext, Worker
 from tests.conftest import new_prefix
@@ -62,8 +62,7 @@ async def committed_and_end(bootstrap: str, topic: str, group: str) -> dict[int,
     )
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        tps = await topic_partitions(consumer, topic)
         ends = await consumer.end_offsets(tps)
         return {tp.partition: ((await consumer.committed(tp)) or 0, ends[tp]) for tp in tps}
     finally:

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -97,6 +98,14 @@ class TestSettings:
             RuntimeSettings()
 
 
+def _raw_value() -> bytes:
+    return (
+        RawArticleEvent(source="s", fetched_at=datetime(2025, 1, 1, tzinfo=UTC), payload="x")
+        .model_dump_json()
+        .encode()
+    )
+
+
 class TestProcessRecord:
     """Bugs in a step are not swallowed into the DLQ; contract violations in output are."""
 
@@ -105,15 +114,7 @@ class TestProcessRecord:
             raise RuntimeError("bug")
 
         worker = Worker("ingest", topics.RAW, topics.ARTICLES, broken)
-        value = (
-            RawArticleEvent(
-                source="s",
-                fetched_at="2025-01-01T00:00:00Z",
-                payload="x",  # type: ignore[arg-type]
-            )
-            .model_dump_json()
-            .encode()
-        )
+        value = _raw_value()
         with pytest.raises(RuntimeError, match="bug"):
             await process_record(worker, InputRecord("news.raw", 0, 0, 0, None, value, []))
 
@@ -122,15 +123,7 @@ class TestProcessRecord:
             return None
 
         worker = Worker("ingest", topics.RAW, topics.ARTICLES, drop)
-        value = (
-            RawArticleEvent(
-                source="s",
-                fetched_at="2025-01-01T00:00:00Z",
-                payload="x",  # type: ignore[arg-type]
-            )
-            .model_dump_json()
-            .encode()
-        )
+        value = _raw_value()
         result = await process_record(worker, InputRecord("news.raw", 0, 0, 0, None, value, []))
         assert result.outcome == "dropped"
         assert result.records == []

@@ -1,0 +1,52 @@
+"""`newswire parse`: the ingest parser offline, as a user runs it (a process, no broker)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import FIXTURES, SEED_PATH
+
+
+def parse(*args: str, stdin: bytes = b"") -> tuple[int, list[dict[str, object]]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "parse", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, [json.loads(line) for line in done.stdout.decode().splitlines()]
+
+
+def test_one_line_per_article_error_and_duplicate(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(SEED_PATH.read_bytes())
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text("no layout here")
+    code, lines = parse(
+        str(SEED_PATH),
+        str(FIXTURES / "feed" / "rss-bad-item.xml"),
+        str(garbage),
+        str(copy),
+        "--source",
+        "cli-test",
+    )
+    assert code == 0
+    seed, good_item, bad_item, broken, duplicate = lines
+    assert seed["file"] == str(SEED_PATH)
+    assert seed["title"] == "Starmer meets Trump in critical talks over Ukraine security guarantees"
+    assert seed["source"] == "cli-test"
+    assert seed["published_at"] == "2025-03-01T23:24:00Z"
+    assert good_item["title"] == "Good item"
+    assert bad_item["error"] == {"class": "missing_title", "reason": "feed item without a title"}
+    assert broken["error"]["class"] == "unparseable_payload"
+    assert duplicate == {"file": str(copy), "duplicate_of": seed["article_id"]}
+
+
+def test_stdin_and_unreadable_file() -> None:
+    code, lines = parse("-", "/nonexistent/file.txt", stdin=SEED_PATH.read_bytes())
+    assert code == 1  # an input that could not be read was not handled
+    assert lines[0]["file"] == "-"
+    assert lines[0]["format"] == "text"
+    assert lines[1]["error"]["class"] == "FileNotFoundError"
