@@ -85,7 +85,10 @@ def parse_feed(text: str, limits: IngestLimits) -> list[ParsedDocument | ParseEr
     data = text.encode("utf-8")
     check_safe_xml(data)
     # Bytes, never a str: given a string that looks like a URL, the parser fetches it.
-    parsed = feedparser_rs.parse(data, resolve_relative_uris=False)
+    try:
+        parsed = feedparser_rs.parse(data, resolve_relative_uris=False)
+    except Exception as exc:  # the library on hostile input: dead-letter, never crash
+        raise ParseError("feed_parser_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
     entries = parsed.get("entries") or []
     if not entries:
         if parsed.get("bozo"):
