@@ -1,0 +1,126 @@
+"""Does a document match a query, and why: the spans of text that satisfied it."""
+
+from dataclasses import dataclass
+
+from services.query.ast import And, Has, Near, Node, Not, Or, Phrase, Sentiment, Term, TextField
+from services.query.document import QueryDocument
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One piece of evidence: matched text (or a predicate) and where it stood."""
+
+    text: str
+    field: TextField | str
+    start: int = -1
+    end: int = -1
+
+
+@dataclass(frozen=True)
+class Match:
+    matched: bool
+    hits: tuple[Hit, ...] = ()
+
+    @property
+    def terms(self) -> list[str]:
+        return sorted({h.text.casefold() for h in self.hits})
+
+    @property
+    def score(self) -> float:
+        """0 without a match; otherwise 0.5, more with distinct evidence and title hits."""
+        if not self.matched:
+            return 0.0
+        distinct = len({(h.start, h.end, h.text) for h in self.hits})
+        in_title = any(h.field == "title" for h in self.hits)
+        return round(min(1.0, 0.5 + 0.05 * distinct + (0.2 if in_title else 0.0)), 3)
+
+
+Span = tuple[int, int]
+
+
+def _spans(node: Node, doc: QueryDocument) -> list[Span]:
+    """Word spans [start, end) where a positional node matches."""
+    if isinstance(node, Term):
+        return [
+            (p, p + 1) for p in doc.positions(node.text, node.prefix) if doc.in_field(p, node.field)
+        ]
+    if isinstance(node, Phrase):
+        first, *rest = node.words
+        out = []
+        for p in doc.positions(first.text, first.prefix):
+            if not doc.in_field(p, node.field):
+                continue
+            ok = True
+            for k, w in enumerate(rest, start=1):
+                q = p + k
+                word = doc.words[q] if q < len(doc.words) else ""
+                if not (word.startswith(w.text) if w.prefix else word == w.text):
+                    ok = False
+                    break
+            if ok:
+                out.append((p, p + len(node.words)))
+        return out
+    if isinstance(node, Or):
+        return sorted({s for child in node.children for s in _spans(child, doc)})
+    return []
+
+
+def _hits(doc: QueryDocument, spans: list[Span]) -> tuple[Hit, ...]:
+    return tuple(Hit(doc.text_of(s, e), doc.field_of(s), s, e) for s, e in spans)
+
+
+def _near(node: Near, doc: QueryDocument) -> Match:
+    left, right = _spans(node.left, doc), _spans(node.right, doc)
+    used: set[Span] = set()
+    for ls in left:
+        for rs in right:
+            # Words between the two spans, either order; overlapping spans are distance 0.
+            gap = max(rs[0] - ls[1], ls[0] - rs[1], 0)
+            if gap <= node.distance:
+                used.update((ls, rs))
+    return Match(bool(used), _hits(doc, sorted(used)))
+
+
+def _compare(value: float, op: str, threshold: float) -> bool:
+    return {
+        "<": value < threshold,
+        "<=": value <= threshold,
+        ">": value > threshold,
+        ">=": value >= threshold,
+        "=": value == threshold,
+    }[op]
+
+
+def evaluate(node: Node, doc: QueryDocument) -> Match:
+    if isinstance(node, Term | Phrase):
+        spans = _spans(node, doc)
+        return Match(bool(spans), _hits(doc, spans))
+    if isinstance(node, Near):
+        return _near(node, doc)
+    if isinstance(node, And):
+        hits: list[Hit] = []
+        for child in node.children:
+            m = evaluate(child, doc)
+            if not m.matched:
+                return Match(False)
+            hits.extend(m.hits)
+        return Match(True, tuple(hits))
+    if isinstance(node, Or):
+        results = [evaluate(child, doc) for child in node.children]
+        matched = [m for m in results if m.matched]
+        return Match(bool(matched), tuple(h for m in matched for h in m.hits))
+    if isinstance(node, Not):
+        return Match(not evaluate(node.child, doc).matched)
+    if isinstance(node, Has):
+        have = {
+            "entity": doc.entities,
+            "topic": doc.topics,
+            "lang": {doc.lang} if doc.lang else set(),
+            "source": {doc.source} if doc.source else set(),
+        }[node.kind]
+        ok = node.value in have
+        return Match(ok, (Hit(str(node), node.kind),) if ok else ())
+    if isinstance(node, Sentiment):
+        ok = doc.sentiment is not None and _compare(doc.sentiment, node.op, node.value)
+        return Match(ok, (Hit(str(node), "sentiment"),) if ok else ())
+    raise TypeError(f"not a query node: {node!r}")

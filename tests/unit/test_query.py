@@ -1,0 +1,148 @@
+"""The shared query language: parsing (with error positions) and explained evaluation."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.ingest.normalize import single_article
+from services.query import QueryDocument, QuerySyntaxError, evaluate, parse
+from tests.helpers import raw_event, seed_text
+
+
+def seed_doc(**meta: object) -> QueryDocument:
+    a = single_article(raw_event(seed_text()))
+    return QueryDocument.build(a.title, a.summary, f"{a.body}\n\n{a.context}", **meta)  # type: ignore[arg-type]
+
+
+def doc(title: str, summary: str = "", body: str = "", **meta: object) -> QueryDocument:
+    return QueryDocument.build(title, summary, body, **meta)  # type: ignore[arg-type]
+
+
+def matches(query: str, document: QueryDocument) -> bool:
+    return evaluate(parse(query), document).matched
+
+
+class TestParse:
+    @pytest.mark.parametrize(
+        ("query", "canonical"),
+        [
+            ("a b", "(a AND b)"),
+            ("a AND b OR c", "((a AND b) OR c)"),
+            ("a OR b c", "(a OR (b AND c))"),
+            ("NOT a", "NOT a"),
+            ("-a b", "(NOT a AND b)"),
+            ('"Security Guarantee*" NEAR/10 Ukraine', '("security guarantee*" NEAR/10 ukraine)'),
+            ("title:(a OR b)", "(title:a OR title:b)"),
+            ('body:"x y"', 'body:"body:x body:y"'),
+            ("U.S.", '"u s"'),
+            (
+                "entity:UA topic:ukraine-security-guarantees",
+                "(entity:UA AND topic:ukraine-security-guarantees)",
+            ),
+            ("lang:EN source:reuters", "(lang:en AND source:reuters)"),
+            ("sentiment:<-0.3", "sentiment:<-0.3"),
+            ("sentiment:>=0.5", "sentiment:>=0.5"),
+            ("(a OR b) NEAR/3 c", "((a OR b) NEAR/3 c)"),
+        ],
+    )
+    def test_canonical_form(self, query: str, canonical: str) -> None:
+        assert str(parse(query)) == canonical
+
+    @pytest.mark.parametrize(
+        ("query", "position", "says"),
+        [
+            ("", 0, "empty query"),
+            ("a AND", 5, "expected a term"),
+            ("(a OR b", 7, "expected ')'"),
+            ('x "open', 2, "unclosed quote"),
+            ("foo:bar", 0, "unknown field 'foo'"),
+            ("a NEAR/0 b", 2, "NEAR distance"),
+            ("a NEAR/5 (b AND c)", 8, "NEAR relates"),
+            ("OR a", 0, "needs something before it"),
+            ("*", 0, "wildcard needs letters"),
+            ("sentiment:2", 10, "between -1 and 1"),
+            ("a )", 2, "unexpected ')'"),
+            ("entity:", 7, "needs a value"),
+        ],
+    )
+    def test_errors_say_what_and_where(self, query: str, position: int, says: str) -> None:
+        with pytest.raises(QuerySyntaxError) as caught:
+            parse(query)
+        assert caught.value.position == position
+        assert says in caught.value.message
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=60))
+    def test_any_text_parses_or_raises_a_syntax_error(self, text: str) -> None:
+        error: QuerySyntaxError | None = None
+        try:
+            node = parse(text)
+        except QuerySyntaxError as exc:
+            error = exc
+        if error is not None:
+            assert 0 <= error.position <= len(text)
+        else:
+            evaluate(node, doc("a b c"))  # whatever parses also evaluates
+
+
+class TestEvaluate:
+    def test_seed_matches_the_ukraine_security_guarantees_query(self) -> None:
+        m = evaluate(parse('"security guarantee*" NEAR/10 ukrain*'), seed_doc())
+        assert m.matched
+        assert "security guarantees" in m.terms
+        assert {"title", "body"} <= {h.field for h in m.hits}
+        assert m.score == 1.0
+
+    def test_near_is_a_word_distance_either_order(self) -> None:
+        d = doc("alpha one two three beta")
+        assert matches("alpha NEAR/3 beta", d)
+        assert matches("beta NEAR/3 alpha", d)
+        assert not matches("alpha NEAR/2 beta", d)
+
+    def test_near_never_crosses_fields(self) -> None:
+        d = doc("ends with alpha", "beta starts the summary")
+        assert not matches("alpha NEAR/5 beta", d)
+
+    def test_phrase_needs_adjacent_words_in_order(self) -> None:
+        d = doc("security of the guarantees", body="guarantees security")
+        assert not matches('"security guarantees"', d)
+        assert matches('"guarantees security"', d)
+
+    def test_prefix_wildcard_and_case_folding(self) -> None:
+        d = doc("Sicherheitsgarantien für die UKRAINE")
+        assert matches("sicherheitsgarantie*", d)
+        assert matches("ukraine", d)
+        assert not matches("sicherheitsgarantie", d)
+
+    def test_field_scope(self) -> None:
+        d = doc("Markets", "Ukraine mentioned in summary")
+        assert matches("summary:ukraine", d)
+        assert not matches("title:ukraine", d)
+
+    def test_not_and_or(self) -> None:
+        d = doc("Ukraine talks")
+        assert matches("ukraine -taiwan", d)
+        assert not matches("ukraine AND NOT talks", d)
+        assert matches("taiwan OR talks", d)
+
+    def test_predicates(self) -> None:
+        d = doc(
+            "x",
+            entities=frozenset({"UA"}),
+            topics=frozenset({"t1"}),
+            lang="en",
+            source="wire",
+            sentiment=-0.5,
+        )
+        assert matches("entity:UA topic:t1 lang:en source:wire sentiment:<-0.3", d)
+        assert not matches("sentiment:>0", d)
+        assert not matches("entity:US", d)
+        assert not matches("sentiment:<0", doc("no sentiment known"))
+
+    def test_hits_quote_the_original_text(self) -> None:
+        m = evaluate(parse("u.s. NEAR/3 president"), seed_doc())
+        assert "U.S" in [h.text for h in m.hits]
+
+    def test_no_match_no_score(self) -> None:
+        m = evaluate(parse("taiwan"), seed_doc())
+        assert (m.matched, m.score, m.hits) == (False, 0.0, ())
