@@ -8,6 +8,13 @@ from schemas._base import Contract
 from schemas.article import Article
 
 
+class Evidence(Contract):
+    """A piece of text that satisfied a rule, and the field it stood in."""
+
+    text: str
+    field: str = Field(examples=["title", "summary", "body"])
+
+
 class TopicTag(Contract):
     """One taxonomy topic the article was tagged with, and why."""
 
@@ -16,6 +23,9 @@ class TopicTag(Contract):
     score: float = Field(ge=0.0, le=1.0, description="Confidence of the tag, 0..1.")
     matched: list[str] = Field(
         default_factory=list, description="The terms in the article that satisfied the rule."
+    )
+    evidence: list[Evidence] = Field(
+        default_factory=list, description="Where those terms stood (at most 12)."
     )
 
 

@@ -7,17 +7,19 @@ from schemas.article import Article
 from schemas.enriched import EnrichedArticle
 from services.enrich import sentiment
 from services.enrich.settings import EnrichSettings
-from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
+from services.enrich.taxonomy import Taxonomy, load_taxonomy, query_document, tag
 from services.runtime.worker import StepContext, Worker
 
 log = structlog.get_logger("newswire.enrich")
 
 
 def enrich(article: Article, taxonomy: Taxonomy) -> EnrichedArticle:
+    tone = sentiment.score(article)
+    doc = query_document(article, sentiment=tone.score)
     return EnrichedArticle(
         article=article,
-        topics=tag(article, taxonomy),
-        sentiment=sentiment.score(article),
+        topics=tag(doc, taxonomy),
+        sentiment=tone,
         taxonomy_version=taxonomy.version,
     )
 

@@ -1,108 +1,103 @@
-"""Topic tagging by rule. Pure: a compiled taxonomy and an article in, tags out."""
+"""Topic tagging: each taxonomy topic is a query in the shared language. Pure.
 
-import bisect
-import re
+A tag carries the query's score, the matched terms and the evidence (the text and the field
+it stood in), so "why was this tagged?" has an answer on every record.
+"""
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.article import Article
-from schemas.enriched import TopicTag
+from schemas.enriched import Evidence, TopicTag
+from services.query import Match, Node, QueryDocument, evaluate, parse
 
-_WORD = re.compile(r"\w+")
+MAX_EVIDENCE = 12
+
+
+class TopicSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    label: str
+    description: str
+    query: str
+
+
+class TaxonomyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    topics: list[TopicSpec]
 
 
 @dataclass(frozen=True)
-class TopicRule:
-    id: str
-    label: str
-    groups: tuple[re.Pattern[str], ...]
-    exclude: re.Pattern[str] | None
-    near: int | None
+class Topic:
+    spec: TopicSpec
+    rule: Node
 
 
 @dataclass(frozen=True)
 class Taxonomy:
     version: str
-    rules: tuple[TopicRule, ...]
+    topics: tuple[Topic, ...]
 
-
-def _alternation(patterns: list[str]) -> re.Pattern[str]:
-    # \b on both sides: "UK" must not match inside "Ukraine"; patterns are case-insensitive
-    # except that short all-caps acronyms are matched as written ("US" is not "us").
-    def one(p: str) -> str:
-        caseful = re.fullmatch(r"[A-Z\\.]{2,6}", p) is not None
-        body = p if not caseful else f"(?-i:{p})"
-        return rf"(?<!\w){body}(?!\w)"
-
-    return re.compile("|".join(one(p) for p in patterns), re.IGNORECASE)
+    def get(self, topic_id: str) -> Topic:
+        for topic in self.topics:
+            if topic.spec.id == topic_id:
+                return topic
+        raise KeyError(f"no topic {topic_id!r} in taxonomy {self.version}")
 
 
 def load_taxonomy(path: Path) -> Taxonomy:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    rules = []
-    for topic in data["topics"]:
-        rules.append(
-            TopicRule(
-                id=topic["id"],
-                label=topic["label"],
-                groups=tuple(_alternation(group) for group in topic["all"]),
-                exclude=_alternation(topic["none"]) if topic.get("none") else None,
-                near=topic.get("near"),
-            )
-        )
-    return Taxonomy(version=str(data["version"]), rules=tuple(rules))
+    """Parses every rule now: a broken rule fails the worker at start, not per article."""
+    data = TaxonomyFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    ids = [t.id for t in data.topics]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ValueError(f"duplicate topic ids in {path}: {duplicated}")
+    return Taxonomy(data.version, tuple(Topic(t, parse(t.query)) for t in data.topics))
 
 
-def article_text(article: Article) -> str:
-    return "\n".join([article.title, *article.summary, article.body, article.context])
+def query_document(
+    article: Article, sentiment: float | None = None, entities: frozenset[str] = frozenset()
+) -> QueryDocument:
+    """The article as queries see it: the background section counts as body text."""
+    body = f"{article.body}\n\n{article.context}" if article.context else article.body
+    return QueryDocument.build(
+        article.title,
+        article.summary,
+        body,
+        entities=entities,
+        lang=article.language,
+        source=article.source,
+        sentiment=sentiment,
+    )
 
 
-def _min_window(hits: list[list[int]]) -> int | None:
-    """Smallest span in words that holds one hit of every group (None if a group has none)."""
-    events = sorted((pos, g) for g, positions in enumerate(hits) for pos in positions)
-    need = len(hits)
-    counts = [0] * need
-    covered = 0
-    best: int | None = None
-    left = 0
-    for pos, group in events:
-        counts[group] += 1
-        if counts[group] == 1:
-            covered += 1
-        while covered == need:
-            left_pos, left_group = events[left]
-            span = pos - left_pos
-            best = span if best is None or span < best else best
-            counts[left_group] -= 1
-            if counts[left_group] == 0:
-                covered -= 1
-            left += 1
-    return best
+def to_tag(topic: Topic, match: Match) -> TopicTag:
+    evidence = []
+    seen: set[tuple[str, str]] = set()
+    for hit in match.hits:
+        key = (hit.text, str(hit.field))
+        if key not in seen:
+            seen.add(key)
+            evidence.append(Evidence(text=hit.text, field=str(hit.field)))
+    return TopicTag(
+        id=topic.spec.id,
+        label=topic.spec.label,
+        score=match.score,
+        matched=match.terms,
+        evidence=evidence[:MAX_EVIDENCE],
+    )
 
 
-def tag(article: Article, taxonomy: Taxonomy) -> list[TopicTag]:
-    text = article_text(article)
-    word_starts = [m.start() for m in _WORD.finditer(text)]
-    tags: list[TopicTag] = []
-    for rule in taxonomy.rules:
-        if rule.exclude and rule.exclude.search(text):
-            continue
-        matches = [list(group.finditer(text)) for group in rule.groups]
-        if not all(matches):
-            continue
-        if rule.near is not None:
-            positions = [
-                [bisect.bisect_right(word_starts, m.start()) for m in ms] for ms in matches
-            ]
-            span = _min_window(positions)
-            if span is None or span > rule.near:
-                continue
-        mentions = sum(len(ms) for ms in matches)
-        terms = sorted({m.group(0).lower() for ms in matches for m in ms})
-        in_title = any(g.search(article.title) for g in rule.groups)
-        # Simple, explainable confidence: more mentions and a title hit raise it.
-        score = min(1.0, 0.4 + 0.05 * mentions + (0.2 if in_title else 0.0))
-        tags.append(TopicTag(id=rule.id, label=rule.label, score=round(score, 3), matched=terms))
+def tag(doc: QueryDocument, taxonomy: Taxonomy) -> list[TopicTag]:
+    tags = []
+    for topic in taxonomy.topics:
+        match = evaluate(topic.rule, doc)
+        if match.matched:
+            tags.append(to_tag(topic, match))
     return tags

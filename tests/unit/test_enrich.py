@@ -1,13 +1,16 @@
 """enrich's pure parts: topic rules, the near-window, sentiment."""
 
+from pathlib import Path
+
 import pytest
 
 from schemas.enriched import EnrichedArticle
 from services.enrich import sentiment
 from services.enrich.settings import DEFAULT_TAXONOMY
 from services.enrich.step import enrich
-from services.enrich.taxonomy import _min_window, load_taxonomy
+from services.enrich.taxonomy import load_taxonomy
 from services.ingest.normalize import single_article
+from services.query import QuerySyntaxError
 from tests.helpers import raw_event, sample_text, seed_text
 
 TAXONOMY = load_taxonomy(DEFAULT_TAXONOMY)
@@ -38,26 +41,38 @@ class TestTopicTags:
         ("sample", "topic"),
         [
             ("ecb-holds-rates.txt", "central-banks"),
-            ("spain-heatwave.txt", "climate-extreme-weather"),
+            ("spain-heatwave.txt", "extreme-weather"),
         ],
     )
     def test_other_samples_get_their_topic(self, sample: str, topic: str) -> None:
         assert topic in {t.id for t in enriched(sample_text(sample)).topics}
 
-    def test_acronyms_are_case_sensitive_and_word_bounded(self) -> None:
-        # "UK" must not match inside "Ukraine" nor as the word "uk" in lower case.
-        text = "Ukraine talks\n2025-01-01 00:00- Trump spoke about Ukraine; uk is not UK.\n"
-        us_uk = next(t for t in enriched(text).topics if t.id == "us-uk-relations")
-        assert us_uk.matched == ["trump", "uk"]
+    def test_words_are_bounded(self) -> None:
+        """ "uk" must not match inside "Ukraine"."""
+        text = "Ukraine talks\n2025-01-01 00:00- Trump spoke about Ukraine.\n"
+        assert "us-uk-relations" not in {t.id for t in enriched(text).topics}
+
+    def test_tags_carry_evidence_and_the_taxonomy_version(self) -> None:
+        e = enriched(seed_text())
+        tag = next(t for t in e.topics if t.id == "ukraine-security-guarantees")
+        assert {"title", "body"} <= {ev.field for ev in tag.evidence}
+        assert any(ev.text.lower() == "security guarantees" for ev in tag.evidence)
+        assert e.taxonomy_version == TAXONOMY.version
 
 
-class TestMinWindow:
-    def test_smallest_span_holding_every_group(self) -> None:
-        assert _min_window([[1, 50], [10, 52]]) == 2
-        assert _min_window([[5], [1, 9], [7]]) == 4  # 5, 7 and 9
+class TestTaxonomyFile:
+    def test_ships_at_least_25_topics_all_parsed(self) -> None:
+        assert len(TAXONOMY.topics) >= 25
+        assert len({t.spec.id for t in TAXONOMY.topics}) == len(TAXONOMY.topics)
+        assert all(t.spec.description for t in TAXONOMY.topics)
 
-    def test_missing_group(self) -> None:
-        assert _min_window([[1], []]) is None
+    def test_a_broken_rule_fails_at_load(self, tmp_path: Path) -> None:
+        path = tmp_path / "t.yaml"
+        path.write_text(
+            'version: "1"\ntopics:\n  - {id: x, label: X, description: d, query: "a AND"}\n'
+        )
+        with pytest.raises(QuerySyntaxError):
+            load_taxonomy(path)
 
 
 class TestSentiment:
