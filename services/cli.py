@@ -162,6 +162,75 @@ def _parse(args: argparse.Namespace) -> int:
     return 1 if unreadable else 0
 
 
+def _read_articles(files: list[str], source: str) -> list[tuple[str, Any]]:
+    """(file, Article) for every article in the files; errors go to stderr."""
+    from services.ingest.normalize import normalize
+    from services.ingest.parse import ParseError
+    from services.ingest.settings import IngestSettings
+    from services.ingest.step import policy_from
+    from services.runtime.io import raw_event_from_bytes
+
+    policy = policy_from(IngestSettings())
+    out: list[tuple[str, Any]] = []
+    for name in files:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        try:
+            event = raw_event_from_bytes(data, source, _content_type_of(name))
+            result = normalize(event, policy)
+        except ParseError as exc:
+            print(f"{name}: {exc.reason}: {exc.detail}", file=sys.stderr)
+            continue
+        out.extend((name, article) for article in result.articles)
+    return out
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    """Offline: parse + normalise + enrich, one EnrichedArticle JSON line per article."""
+    from services.enrich.settings import EnrichSettings
+    from services.enrich.step import enrich
+    from services.enrich.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(EnrichSettings().taxonomy_path)
+    for name, article in _read_articles(args.files, args.source):
+        enriched = enrich(article, taxonomy)
+        print(json.dumps({"file": name, **enriched.model_dump(mode="json")}, ensure_ascii=False))
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """Why each article in FILE does or does not match a topic (or an ad-hoc query)."""
+    from services.enrich import sentiment
+    from services.enrich.settings import EnrichSettings
+    from services.enrich.taxonomy import load_taxonomy, query_document
+    from services.query import QuerySyntaxError, parse
+    from services.query.explain import explain
+
+    if args.query:
+        try:
+            rule, title = parse(args.query), f"query {args.query}"
+        except QuerySyntaxError as exc:
+            print(f"{args.query}\n{' ' * exc.position}^ {exc.message}", file=sys.stderr)
+            return 2
+    else:
+        taxonomy = load_taxonomy(EnrichSettings().taxonomy_path)
+        try:
+            topic = taxonomy.get(args.topic)
+        except KeyError as exc:
+            ids = ", ".join(t.spec.id for t in taxonomy.topics)
+            print(f"{exc.args[0]}; topics: {ids}", file=sys.stderr)
+            return 2
+        rule, title = topic.rule, f"topic {topic.spec.id} ({topic.spec.label}): {topic.spec.query}"
+    from services.query import evaluate
+
+    for name, article in _read_articles([args.file], args.source):
+        doc = query_document(article, sentiment=sentiment.score(article).score)
+        match = evaluate(rule, doc)
+        verdict = f"MATCH, score {match.score}" if match.matched else "no match"
+        print(f"{name}: {article.title}\n{title}\n→ {verdict}")
+        print("\n".join(explain(rule, doc)))
+    return 0
+
+
 def _content_type_of(name: str) -> str | None:
     from services.runtime.io import content_type_for
 
@@ -261,6 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-type", help="override the type guessed from the file extension")
     p.add_argument("--url", help="URL the document was fetched from")
 
+    p = sub.add_parser("analyze", help="parse + enrich files offline, one JSON line per article")
+    p.add_argument("files", nargs="+", help="files, or - for standard input")
+    p.add_argument("--source", default="cli")
+
+    p = sub.add_parser("explain", help="why an article does or does not match a topic")
+    p.add_argument("file", help="a file, or - for standard input")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--topic", help="a taxonomy topic id")
+    target.add_argument("--query", help="an ad-hoc query in the subscription language")
+    p.add_argument("--source", default="cli")
+
     p = sub.add_parser("dlq", help="list or replay a dead-letter topic")
     p.add_argument("action", choices=["list", "replay"])
     p.add_argument("--topic", default="news.raw.dlq")
@@ -293,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "kafka-ready": _kafka_ready,
         "schemas": _schemas,
         "parse": _parse,
+        "analyze": _analyze,
+        "explain": _explain,
         "dlq": _dlq,
         "demo": _demo,
     }

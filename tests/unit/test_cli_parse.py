@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from services.demo import SAMPLES
 from tests.helpers import FIXTURES, SEED_PATH
 
 
@@ -50,3 +51,54 @@ def test_stdin_and_unreadable_file() -> None:
     assert lines[0]["file"] == "-"
     assert lines[0]["format"] == "text"
     assert lines[1]["error"]["class"] == "FileNotFoundError"
+
+
+def newswire(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        input=stdin.decode(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_analyze_prints_enriched_articles() -> None:
+    done = newswire("analyze", str(SEED_PATH), str(FIXTURES / "feed" / "rss2.xml"))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == 4  # the seed and three feed items
+    seed = rows[0]
+    assert seed["file"] == str(SEED_PATH)
+    topics = {t["id"] for t in seed["topics"]}
+    assert {"ukraine-security-guarantees", "us-uk-relations"} <= topics
+    assert seed["sentiment"]["label"] in ("negative", "neutral", "positive")
+    assert "ukraine-security-guarantees" in {t["id"] for t in rows[1]["topics"]}
+
+
+def test_explain_a_match_and_a_near_miss() -> None:
+    yes = newswire("explain", str(SEED_PATH), "--topic", "ukraine-security-guarantees")
+    assert yes.returncode == 0, yes.stderr
+    assert "→ MATCH" in yes.stdout
+    assert '"security guarantees" (title)' in yes.stdout
+    miss = newswire(
+        "explain",
+        str(SAMPLES / "pacific-security-pact.txt"),
+        "--topic",
+        "ukraine-security-guarantees",
+    )
+    assert "→ no match" in miss.stdout
+    assert "✗ within 12 words of each other" in miss.stdout
+
+
+def test_explain_points_at_a_query_error() -> None:
+    done = newswire("explain", "-", "--query", "ukraine AND (", stdin=SEED_PATH.read_bytes())
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[1] == " " * 13 + "^ expected a term, found end of query"
+
+
+def test_explain_unknown_topic_lists_the_topics() -> None:
+    done = newswire("explain", str(SEED_PATH), "--topic", "nope")
+    assert done.returncode == 2
+    assert "ukraine-security-guarantees" in done.stderr
