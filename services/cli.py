@@ -201,8 +201,9 @@ def _explain(args: argparse.Namespace) -> int:
     """Why each article in FILE does or does not match a topic (or an ad-hoc query)."""
     from services.enrich import sentiment
     from services.enrich.settings import EnrichSettings
-    from services.enrich.taxonomy import load_taxonomy, query_document
+    from services.enrich.taxonomy import load_taxonomy
     from services.query import QuerySyntaxError, parse
+    from services.query.article import article_document
     from services.query.explain import explain
 
     if args.query:
@@ -223,7 +224,7 @@ def _explain(args: argparse.Namespace) -> int:
     from services.query import evaluate
 
     for name, article in _read_articles([args.file], args.source):
-        doc = query_document(article, sentiment=sentiment.score(article).score)
+        doc = article_document(article, sentiment=sentiment.score(article).score)
         match = evaluate(rule, doc)
         verdict = f"MATCH, score {match.score}" if match.matched else "no match"
         print(f"{name}: {article.title}\n{title}\n→ {verdict}")

@@ -7,7 +7,8 @@ from schemas.article import Article
 from schemas.enriched import EnrichedArticle
 from services.enrich import sentiment
 from services.enrich.settings import EnrichSettings
-from services.enrich.taxonomy import Taxonomy, load_taxonomy, query_document, tag
+from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
+from services.query.article import article_document
 from services.runtime.worker import StepContext, Worker
 
 log = structlog.get_logger("newswire.enrich")
@@ -15,7 +16,7 @@ log = structlog.get_logger("newswire.enrich")
 
 def enrich(article: Article, taxonomy: Taxonomy) -> EnrichedArticle:
     tone = sentiment.score(article)
-    doc = query_document(article, sentiment=tone.score)
+    doc = article_document(article, sentiment=tone.score)
     return EnrichedArticle(
         article=article,
         topics=tag(doc, taxonomy),

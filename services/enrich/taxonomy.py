@@ -10,7 +10,6 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.article import Article
 from schemas.enriched import Evidence, TopicTag
 from services.query import Match, Node, QueryDocument, evaluate, parse
 
@@ -59,22 +58,6 @@ def load_taxonomy(path: Path) -> Taxonomy:
     if duplicated:
         raise ValueError(f"duplicate topic ids in {path}: {duplicated}")
     return Taxonomy(data.version, tuple(Topic(t, parse(t.query)) for t in data.topics))
-
-
-def query_document(
-    article: Article, sentiment: float | None = None, entities: frozenset[str] = frozenset()
-) -> QueryDocument:
-    """The article as queries see it: the background section counts as body text."""
-    body = f"{article.body}\n\n{article.context}" if article.context else article.body
-    return QueryDocument.build(
-        article.title,
-        article.summary,
-        body,
-        entities=entities,
-        lang=article.language,
-        source=article.source,
-        sentiment=sentiment,
-    )
 
 
 def to_tag(topic: Topic, match: Match) -> TopicTag:

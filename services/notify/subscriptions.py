@@ -4,13 +4,17 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
+from services.query import Node, QuerySyntaxError, evaluate, parse
+from services.query.article import enriched_document
+from services.query.parser import MAX_QUERY_CHARS
 
 
 class Delivery(StrEnum):
@@ -20,14 +24,44 @@ class Delivery(StrEnum):
     stdout = "stdout"  # the alert as one JSON line on the worker's stdout
 
 
+@lru_cache(maxsize=100_000)
+def compiled(query: str) -> Node:
+    """Parsed once per distinct query text."""
+    return parse(query)
+
+
 class Subscription(BaseModel):
+    """What a subscriber wants: taxonomy topics, a query in the shared language, or both
+    (then both must hold)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$")
     name: str = Field(min_length=1, max_length=200)
-    topics: list[str] = Field(min_length=1, description="Matches when any of these is tagged.")
+    topics: list[str] = Field(default_factory=list, description="Any of these tags matches.")
+    query: str | None = Field(
+        default=None,
+        max_length=MAX_QUERY_CHARS,
+        description="e.g. '\"security guarantee*\" NEAR/10 ukrain* AND lang:en'",
+    )
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
     delivery: list[Delivery] = Field(default_factory=lambda: [Delivery("log")])
+
+    @model_validator(mode="after")
+    def _wants_something(self) -> "Subscription":
+        if not self.topics and not self.query:
+            raise ValueError("a subscription needs topics, a query, or both")
+        if self.query:
+            try:
+                parse(self.query)
+            except QuerySyntaxError as exc:
+                raise ValueError(f"query: {exc.message} at character {exc.position}") from exc
+        return self
+
+    @property
+    def rule(self) -> Node | None:
+        # Not a cached_property: model_copy(update=...) would carry a stale compiled rule.
+        return compiled(self.query) if self.query else None
 
 
 class SubscriptionFile(BaseModel):
@@ -56,11 +90,18 @@ def match(
     """One alert per subscription that any of the article's qualifying topic tags satisfies."""
     created = now or datetime.now(UTC)
     article = enriched.article
+    doc = enriched_document(enriched) if any(s.rule for s in subscriptions) else None
     alerts = []
     for sub in subscriptions:
         hits = [t for t in enriched.topics if t.id in sub.topics and t.score >= sub.min_score]
-        if not hits:
+        if sub.topics and not hits:
             continue
+        query_terms: list[str] = []
+        if sub.rule is not None and doc is not None:
+            found = evaluate(sub.rule, doc)
+            if not found.matched or found.score < sub.min_score:
+                continue
+            query_terms = found.terms
         alerts.append(
             Alert(
                 alert_id=alert_id(sub.id, article.article_id),
@@ -72,7 +113,7 @@ def match(
                 source=article.source,
                 published_at=article.published_at,
                 matched_topics=[t.id for t in hits],
-                matched_terms=sorted({term for t in hits for term in t.matched}),
+                matched_terms=sorted({term for t in hits for term in t.matched} | set(query_terms)),
                 sentiment=enriched.sentiment,
                 created_at=created,
             )

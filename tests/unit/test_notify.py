@@ -86,3 +86,42 @@ class TestLoad:
         )
         with pytest.raises(ValidationError):
             load_subscriptions(path)
+
+
+class TestQuerySubscriptions:
+    """Subscriptions written in the shared query language, alone or with topics."""
+
+    def sub(self, **fields: object) -> Subscription:
+        return Subscription(id="q", name="q", **fields)  # type: ignore[arg-type]
+
+    def test_a_query_alone(self) -> None:
+        e = enriched_of(seed_text())
+        [alert] = match(e, [self.sub(query='"security guarantee*" NEAR/10 ukrain*')], NOW)
+        assert "security guarantees" in alert.matched_terms
+        assert alert.matched_topics == []
+        assert match(e, [self.sub(query="taiwan")], NOW) == []
+
+    def test_query_predicates_see_enrich_output(self) -> None:
+        e = enriched_of(seed_text())
+        tone = e.sentiment.score
+        assert match(e, [self.sub(query="topic:ukraine-security-guarantees lang:en")], NOW)
+        above = self.sub(query=f"topic:us-uk-relations sentiment:>{tone - 0.1:.2f}")
+        below = self.sub(query=f"topic:us-uk-relations sentiment:<{tone - 0.1:.2f}")
+        assert match(e, [above], NOW)
+        assert match(e, [below], NOW) == []
+
+    def test_topics_and_query_must_both_hold(self) -> None:
+        e = enriched_of(seed_text())
+        both = self.sub(topics=["ukraine-security-guarantees"], query="starmer")
+        assert len(match(e, [both], NOW)) == 1
+        assert match(e, [both.model_copy(update={"query": "macron"})], NOW) == []
+
+    def test_a_subscription_must_want_something(self) -> None:
+        with pytest.raises(ValidationError, match="needs topics, a query, or both"):
+            self.sub()
+
+    def test_a_broken_query_is_rejected_with_its_position(self) -> None:
+        with pytest.raises(
+            ValidationError, match=r"expected a term, found end of query at character 11"
+        ):
+            self.sub(query="(ukraine OR")
