@@ -37,11 +37,23 @@ class Sentiment(Contract):
     method: str = Field(description="How the score was computed.", examples=["vader:title+summary"])
 
 
+class EntityMention(Contract):
+    """A person, organisation, country or region the article names."""
+
+    id: str = Field(description="ISO 3166-1 alpha-2 for countries, '<kind>:<slug>' otherwise.",
+                    examples=["UA", "person:keir-starmer", "org:nato"])
+    name: str
+    kind: Literal["country", "person", "organization", "region", "place"]
+    mentions: int = Field(ge=1)
+    fields: dict[str, int] = Field(description="Mentions per field: title, summary, body.")
+
+
 class EnrichedArticle(Contract):
     """An article plus tags and sentiment. Keyed by ``article.article_id``."""
 
     schema_version: Literal[1] = Field(default=1, description="Version of this contract.")
     article: Article
     topics: list[TopicTag] = Field(default_factory=list)
+    entities: list[EntityMention] = Field(default_factory=list)
     sentiment: Sentiment
     taxonomy_version: str = Field(description="Version of the taxonomy file that tagged it.")

@@ -186,13 +186,16 @@ def _read_articles(files: list[str], source: str) -> list[tuple[str, Any]]:
 
 def _analyze(args: argparse.Namespace) -> int:
     """Offline: parse + normalise + enrich, one EnrichedArticle JSON line per article."""
+    from services.enrich.entities import load_gazetteer
     from services.enrich.settings import EnrichSettings
     from services.enrich.step import enrich
     from services.enrich.taxonomy import load_taxonomy
 
-    taxonomy = load_taxonomy(EnrichSettings().taxonomy_path)
+    settings = EnrichSettings()
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    gazetteer = load_gazetteer(settings.gazetteer_path)
     for name, article in _read_articles(args.files, args.source):
-        enriched = enrich(article, taxonomy)
+        enriched = enrich(article, taxonomy, gazetteer)
         print(json.dumps({"file": name, **enriched.model_dump(mode="json")}, ensure_ascii=False))
     return 0
 
@@ -200,12 +203,14 @@ def _analyze(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     """Why each article in FILE does or does not match a topic (or an ad-hoc query)."""
     from services.enrich import sentiment
+    from services.enrich.entities import load_gazetteer
     from services.enrich.settings import EnrichSettings
     from services.enrich.taxonomy import load_taxonomy
     from services.query import QuerySyntaxError, parse
     from services.query.article import article_document
     from services.query.explain import explain
 
+    gazetteer = load_gazetteer(EnrichSettings().gazetteer_path)
     if args.query:
         try:
             rule, title = parse(args.query), f"query {args.query}"
@@ -224,7 +229,8 @@ def _explain(args: argparse.Namespace) -> int:
     from services.query import evaluate
 
     for name, article in _read_articles([args.file], args.source):
-        doc = article_document(article, sentiment=sentiment.score(article).score)
+        entities = frozenset(e.id for e in gazetteer.mentions(article))
+        doc = article_document(article, sentiment=sentiment.score(article).score, entities=entities)
         match = evaluate(rule, doc)
         verdict = f"MATCH, score {match.score}" if match.matched else "no match"
         print(f"{name}: {article.title}\n{title}\n→ {verdict}")

@@ -6,6 +6,7 @@ from schemas import topics
 from schemas.article import Article
 from schemas.enriched import EnrichedArticle
 from services.enrich import sentiment
+from services.enrich.entities import Gazetteer, load_gazetteer
 from services.enrich.settings import EnrichSettings
 from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
 from services.query.article import article_document
@@ -14,12 +15,17 @@ from services.runtime.worker import StepContext, Worker
 log = structlog.get_logger("newswire.enrich")
 
 
-def enrich(article: Article, taxonomy: Taxonomy) -> EnrichedArticle:
+def enrich(article: Article, taxonomy: Taxonomy, gazetteer: Gazetteer) -> EnrichedArticle:
+    """Entities and sentiment first: topic rules may test both (entity:UA, sentiment:<0)."""
     tone = sentiment.score(article)
-    doc = article_document(article, sentiment=tone.score)
+    entities = gazetteer.mentions(article)
+    doc = article_document(
+        article, sentiment=tone.score, entities=frozenset(e.id for e in entities)
+    )
     return EnrichedArticle(
         article=article,
         topics=tag(doc, taxonomy),
+        entities=entities,
         sentiment=tone,
         taxonomy_version=taxonomy.version,
     )
@@ -27,9 +33,10 @@ def enrich(article: Article, taxonomy: Taxonomy) -> EnrichedArticle:
 
 def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
     taxonomy = load_taxonomy(settings.taxonomy_path)
+    gazetteer = load_gazetteer(settings.gazetteer_path)
 
     async def step(article: Article, _: StepContext) -> EnrichedArticle:
-        enriched = enrich(article, taxonomy)
+        enriched = enrich(article, taxonomy, gazetteer)
         log.debug("article_enriched", topics=[t.id for t in enriched.topics])
         return enriched
 

@@ -6,7 +6,8 @@ import pytest
 
 from schemas.enriched import EnrichedArticle
 from services.enrich import sentiment
-from services.enrich.settings import DEFAULT_TAXONOMY
+from services.enrich.entities import load_gazetteer
+from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.step import enrich
 from services.enrich.taxonomy import load_taxonomy
 from services.ingest.normalize import single_article
@@ -14,10 +15,11 @@ from services.query import QuerySyntaxError
 from tests.helpers import raw_event, sample_text, seed_text
 
 TAXONOMY = load_taxonomy(DEFAULT_TAXONOMY)
+GAZETTEER = load_gazetteer(DEFAULT_GAZETTEER)
 
 
 def enriched(text: str) -> EnrichedArticle:
-    return enrich(single_article(raw_event(text)), TAXONOMY)
+    return enrich(single_article(raw_event(text)), TAXONOMY, GAZETTEER)
 
 
 class TestTopicTags:

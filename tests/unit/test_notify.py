@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.enrich.settings import DEFAULT_TAXONOMY
+from services.enrich.entities import load_gazetteer
+from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.step import enrich
 from services.enrich.taxonomy import load_taxonomy
 from services.ingest.normalize import single_article
@@ -15,11 +16,12 @@ from services.notify.subscriptions import Subscription, alert_id, load_subscript
 from tests.helpers import raw_event, sample_text, seed_text
 
 TAXONOMY = load_taxonomy(DEFAULT_TAXONOMY)
+GAZETTEER = load_gazetteer(DEFAULT_GAZETTEER)
 NOW = datetime(2025, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def enriched_of(text: str):  # type: ignore[no-untyped-def]
-    return enrich(single_article(raw_event(text)), TAXONOMY)
+    return enrich(single_article(raw_event(text)), TAXONOMY, GAZETTEER)
 
 
 class TestMatch:

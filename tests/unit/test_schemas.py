@@ -6,7 +6,8 @@ import jsonschema
 
 from schemas.export import SCHEMA_DIR, rendered
 from schemas.topics import ALL, all_topic_names
-from services.enrich.settings import DEFAULT_TAXONOMY
+from services.enrich.entities import load_gazetteer
+from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.step import enrich
 from services.enrich.taxonomy import load_taxonomy
 from services.ingest.normalize import single_article
@@ -28,7 +29,7 @@ def test_committed_schemas_are_current() -> None:
 def test_every_record_of_the_seed_path_validates_against_its_schema() -> None:
     raw = raw_event(seed_text(), url="https://example.com/a")
     article = single_article(raw)
-    enriched = enrich(article, load_taxonomy(DEFAULT_TAXONOMY))
+    enriched = enrich(article, load_taxonomy(DEFAULT_TAXONOMY), load_gazetteer(DEFAULT_GAZETTEER))
     [alert] = match(enriched, load_subscriptions(DEFAULT_SUBSCRIPTIONS))
     records = {
         "news.raw": raw,

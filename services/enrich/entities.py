@@ -1,0 +1,122 @@
+"""Entities: countries, people, organisations and regions, with mention counts per field.
+
+The gazetteer is pycountry's countries (names, common and official names) plus a curated file
+(services/enrich/data/gazetteer.yaml) of demonyms, capitals, leaders and organisations. Two
+Aho-Corasick automata (pyahocorasick) find every alias in one pass each: one over the
+case-folded text for ordinary names, one over the text as written for acronyms ("US", "EU",
+"UN"), so "us" and "un" stay words. Matches must stand on word boundaries, and where they
+overlap the longest wins ("Sir Keir Starmer" over "Starmer", "South Korea" over "Korea").
+"""
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+import pycountry
+import yaml
+
+from schemas.article import Article
+from schemas.enriched import EntityMention
+
+_ACRONYM = re.compile(r"^(?:[A-Z]\.?){2,5}$")
+FIELDS = ("title", "summary", "body")
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    id: str
+    kind: str
+    name: str
+
+
+class Gazetteer:
+    def __init__(
+        self, entities: dict[str, EntityInfo], aliases: dict[str, set[str]], version: str
+    ) -> None:
+        self.entities = entities
+        self.version = version
+        self._folded = ahocorasick.Automaton()
+        self._exact = ahocorasick.Automaton()
+        for entity_id, names in aliases.items():
+            for alias in names:
+                if _ACRONYM.match(alias):
+                    self._exact.add_word(alias, (len(alias), entity_id))
+                else:
+                    folded = alias.casefold()
+                    self._folded.add_word(folded, (len(folded), entity_id))
+        for automaton in (self._folded, self._exact):
+            if len(automaton):
+                automaton.make_automaton()
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, entity id) of each alias on word boundaries, overlaps resolved."""
+        found: list[tuple[int, int, str]] = []
+        folded = text.casefold()
+        # casefold can change lengths (ß → ss); only use folded offsets when they line up.
+        sources = [(self._exact, text)]
+        if len(folded) == len(text):
+            sources.append((self._folded, folded))
+        for automaton, haystack in sources:
+            if not len(automaton):
+                continue
+            for end, (length, entity_id) in automaton.iter(haystack):
+                start = end - length + 1
+                before = haystack[start - 1] if start > 0 else " "
+                after = haystack[end + 1] if end + 1 < len(haystack) else " "
+                if not before.isalnum() and not after.isalnum():
+                    found.append((start, end + 1, entity_id))
+        found.sort(key=lambda m: (m[0], -(m[1] - m[0])))
+        kept: list[tuple[int, int, str]] = []
+        last_end = -1
+        for start, end, entity_id in found:
+            if start >= last_end:
+                kept.append((start, end, entity_id))
+                last_end = end
+        return kept
+
+    def mentions(self, article: Article) -> list[EntityMention]:
+        body = f"{article.body}\n\n{article.context}" if article.context else article.body
+        texts = {"title": article.title, "summary": "\n".join(article.summary), "body": body}
+        counts: dict[str, Counter[str]] = {}
+        for field, text in texts.items():
+            for _, _, entity_id in self.find(text):
+                counts.setdefault(entity_id, Counter())[field] += 1
+        out = []
+        for entity_id, per_field in counts.items():
+            info = self.entities[entity_id]
+            out.append(
+                EntityMention(
+                    id=entity_id,
+                    name=info.name,
+                    kind=info.kind,
+                    mentions=sum(per_field.values()),
+                    fields={f: per_field[f] for f in FIELDS if per_field[f]},
+                )
+            )
+        # Most mentioned first; a title mention outranks body mentions at equal counts.
+        out.sort(key=lambda m: (-m.mentions, -m.fields.get("title", 0), m.id))
+        return out
+
+
+def load_gazetteer(path: Path) -> Gazetteer:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entities: dict[str, EntityInfo] = {}
+    aliases: dict[str, set[str]] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2
+        entities[code] = EntityInfo(code, "country", getattr(country, "common_name", country.name))
+        names = {
+            country.name,
+            getattr(country, "common_name", country.name),
+            getattr(country, "official_name", country.name),
+        }
+        # "Korea, Republic of" style names are not how news writes them.
+        aliases[code] = {n for n in names if "," not in n}
+    for code, extra in (data.get("countries") or {}).items():
+        aliases.setdefault(code, set()).update(extra)
+    for item in data.get("entities") or []:
+        entities[item["id"]] = EntityInfo(item["id"], item["kind"], item["name"])
+        aliases.setdefault(item["id"], set()).update(item["aliases"])
+    return Gazetteer(entities, aliases, str(data.get("version", "")))
