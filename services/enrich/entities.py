@@ -115,7 +115,10 @@ def load_gazetteer(path: Path) -> Gazetteer:
         # "Korea, Republic of" style names are not how news writes them.
         aliases[code] = {n for n in names if "," not in n}
     for code, extra in (data.get("countries") or {}).items():
-        aliases.setdefault(code, set()).update(extra)
+        # YAML reads a bare NO (Norway) as false: insist on known country codes.
+        if not isinstance(code, str) or code not in entities:
+            raise ValueError(f"{path}: {code!r} is not an ISO 3166-1 alpha-2 code (quote it)")
+        aliases[code].update(extra)
     for item in data.get("entities") or []:
         entities[item["id"]] = EntityInfo(item["id"], item["kind"], item["name"])
         aliases.setdefault(item["id"], set()).update(item["aliases"])

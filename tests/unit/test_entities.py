@@ -1,5 +1,7 @@
 """Entity matching: aliases to one id, acronyms case-aware, word-bounded, longest wins."""
 
+from pathlib import Path
+
 import pytest
 
 from services.enrich.entities import load_gazetteer
@@ -65,3 +67,14 @@ class TestMentions:
     def test_every_country_from_pycountry(self) -> None:
         assert len([e for e in GAZETTEER.entities.values() if e.kind == "country"]) >= 249
         assert ids("Mongolia and Chile") == ["MN", "CL"]
+
+
+class TestGazetteerFile:
+    def test_norway_is_a_country_not_a_boolean(self) -> None:
+        assert ids("Norway and Oslo") == ["NO", "NO"]
+
+    def test_unknown_or_unquoted_country_keys_fail_at_load(self, tmp_path: Path) -> None:
+        path = tmp_path / "g.yaml"
+        path.write_text("countries:\n  NO: [Norway]\n")
+        with pytest.raises(ValueError, match="quote it"):
+            load_gazetteer(path)
