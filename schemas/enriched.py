@@ -32,20 +32,37 @@ class TopicTag(Contract):
 class Sentiment(Contract):
     """Tone of the article's headline and summary."""
 
-    score: float = Field(ge=-1.0, le=1.0, description="VADER compound score, -1..1.")
+    score: float = Field(ge=-1.0, le=1.0, description="Model score, -1..1 (VADER: compound).")
     label: Literal["negative", "neutral", "positive"]
     method: str = Field(description="How the score was computed.", examples=["vader:title+summary"])
+    reliable: bool = Field(
+        default=True,
+        description="False when the model does not cover the article's language (score 0).",
+    )
+
+
+class Keyword(Contract):
+    text: str
+    score: float = Field(ge=0.0, description="RAKE score; higher is more central.")
 
 
 class EntityMention(Contract):
     """A person, organisation, country or region the article names."""
 
-    id: str = Field(description="ISO 3166-1 alpha-2 for countries, '<kind>:<slug>' otherwise.",
-                    examples=["UA", "person:keir-starmer", "org:nato"])
+    id: str = Field(
+        description="ISO 3166-1 alpha-2 for countries, '<kind>:<slug>' otherwise.",
+        examples=["UA", "person:keir-starmer", "org:nato"],
+    )
     name: str
     kind: Literal["country", "person", "organization", "region", "place"]
     mentions: int = Field(ge=1)
     fields: dict[str, int] = Field(description="Mentions per field: title, summary, body.")
+    sentiment: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="Mean score of the sentences naming it; null when not reliable.",
+    )
 
 
 class EnrichedArticle(Contract):
@@ -55,5 +72,6 @@ class EnrichedArticle(Contract):
     article: Article
     topics: list[TopicTag] = Field(default_factory=list)
     entities: list[EntityMention] = Field(default_factory=list)
+    keywords: list[Keyword] = Field(default_factory=list, description="Top keyphrases, best first.")
     sentiment: Sentiment
     taxonomy_version: str = Field(description="Version of the taxonomy file that tagged it.")

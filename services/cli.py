@@ -229,7 +229,7 @@ def _explain(args: argparse.Namespace) -> int:
     from services.query import evaluate
 
     for name, article in _read_articles([args.file], args.source):
-        entities = frozenset(e.id for e in gazetteer.mentions(article))
+        entities = frozenset(e.id for e in gazetteer.mentions(gazetteer.locate(article)))
         doc = article_document(article, sentiment=sentiment.score(article).score, entities=entities)
         match = evaluate(rule, doc)
         verdict = f"MATCH, score {match.score}" if match.matched else "no match"

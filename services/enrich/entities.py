@@ -76,12 +76,20 @@ class Gazetteer:
                 last_end = end
         return kept
 
-    def mentions(self, article: Article) -> list[EntityMention]:
+    def locate(self, article: Article) -> dict[str, tuple[str, list[tuple[int, int, str]]]]:
+        """Field → (its text, the entity matches in it)."""
         body = f"{article.body}\n\n{article.context}" if article.context else article.body
         texts = {"title": article.title, "summary": "\n".join(article.summary), "body": body}
+        return {field: (text, self.find(text)) for field, text in texts.items()}
+
+    def mentions(
+        self,
+        located: dict[str, tuple[str, list[tuple[int, int, str]]]],
+        sentiments: dict[str, float] | None = None,
+    ) -> list[EntityMention]:
         counts: dict[str, Counter[str]] = {}
-        for field, text in texts.items():
-            for _, _, entity_id in self.find(text):
+        for field, (_, found) in located.items():
+            for _, _, entity_id in found:
                 counts.setdefault(entity_id, Counter())[field] += 1
         out = []
         for entity_id, per_field in counts.items():
@@ -93,6 +101,7 @@ class Gazetteer:
                     kind=info.kind,
                     mentions=sum(per_field.values()),
                     fields={f: per_field[f] for f in FIELDS if per_field[f]},
+                    sentiment=(sentiments or {}).get(entity_id),
                 )
             )
         # Most mentioned first; a title mention outranks body mentions at equal counts.

@@ -1,5 +1,7 @@
 """The enrich worker: an article in, the article with topic tags and sentiment out."""
 
+from functools import lru_cache
+
 import structlog
 
 from schemas import topics
@@ -7,6 +9,7 @@ from schemas.article import Article
 from schemas.enriched import EnrichedArticle
 from services.enrich import sentiment
 from services.enrich.entities import Gazetteer, load_gazetteer
+from services.enrich.keywords import keywords
 from services.enrich.settings import EnrichSettings
 from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
 from services.query.article import article_document
@@ -15,10 +18,28 @@ from services.runtime.worker import StepContext, Worker
 log = structlog.get_logger("newswire.enrich")
 
 
-def enrich(article: Article, taxonomy: Taxonomy, gazetteer: Gazetteer) -> EnrichedArticle:
+@lru_cache(maxsize=1)
+def default_model() -> sentiment.SentimentModel:
+    return sentiment.VaderModel()
+
+
+def enrich(
+    article: Article,
+    taxonomy: Taxonomy,
+    gazetteer: Gazetteer,
+    model: sentiment.SentimentModel | None = None,
+) -> EnrichedArticle:
     """Entities and sentiment first: topic rules may test both (entity:UA, sentiment:<0)."""
-    tone = sentiment.score(article)
-    entities = gazetteer.mentions(article)
+    model = model or default_model()
+    tone = sentiment.score(article, model)
+    located = gazetteer.locate(article)
+    per_entity: dict[str, float] = {}
+    if tone.reliable:
+        per_entity = sentiment.entity_scores(
+            ((text, [(start, eid) for start, _, eid in found]) for text, found in located.values()),
+            model,
+        )
+    entities = gazetteer.mentions(located, per_entity)
     doc = article_document(
         article, sentiment=tone.score, entities=frozenset(e.id for e in entities)
     )
@@ -26,6 +47,7 @@ def enrich(article: Article, taxonomy: Taxonomy, gazetteer: Gazetteer) -> Enrich
         article=article,
         topics=tag(doc, taxonomy),
         entities=entities,
+        keywords=keywords(article),
         sentiment=tone,
         taxonomy_version=taxonomy.version,
     )

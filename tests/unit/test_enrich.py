@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from schemas.enriched import EnrichedArticle
-from services.enrich import sentiment
 from services.enrich.entities import load_gazetteer
 from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.step import enrich
@@ -81,7 +80,8 @@ class TestSentiment:
     def test_score_and_label_agree(self) -> None:
         s = enriched(seed_text()).sentiment
         assert -1.0 <= s.score <= 1.0
-        assert s.method == sentiment.METHOD
+        assert s.method == "vader:title+summary"
+        assert s.reliable
         expected = "positive" if s.score >= 0.05 else "negative" if s.score <= -0.05 else "neutral"
         assert s.label == expected
 

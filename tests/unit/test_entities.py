@@ -47,7 +47,10 @@ class TestFind:
 
 class TestMentions:
     def test_seed_article(self) -> None:
-        mentions = {m.id: m for m in GAZETTEER.mentions(single_article(raw_event(seed_text())))}
+        mentions = {
+            m.id: m
+            for m in GAZETTEER.mentions(GAZETTEER.locate(single_article(raw_event(seed_text()))))
+        }
         assert {
             "UA",
             "US",
