@@ -73,5 +73,9 @@ class EnrichedArticle(Contract):
     topics: list[TopicTag] = Field(default_factory=list)
     entities: list[EntityMention] = Field(default_factory=list)
     keywords: list[Keyword] = Field(default_factory=list, description="Top keyphrases, best first.")
+    story_id: str | None = Field(
+        default=None,
+        description="Article id of the first article of the same story (null: not clustered).",
+    )
     sentiment: Sentiment
     taxonomy_version: str = Field(description="Version of the taxonomy file that tagged it.")

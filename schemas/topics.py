@@ -58,12 +58,19 @@ ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS)
 # State changelogs (services/runtime/table.py). Compacted, so the latest value per key stays;
 # also deleted after retention.ms, which bounds them to the state's useful life.
 INGEST_DEDUP = "news.ingest.dedup"
+ENRICH_STORIES = "news.enrich.stories"
 _DAY_MS = 24 * 3600 * 1000
 STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Dedup keys matter for the 7-day window; a day more covers restarts and clock skew.
     INGEST_DEDUP: {
         "cleanup.policy": "compact,delete",
         "retention.ms": str(8 * _DAY_MS),
+        "segment.ms": str(3600 * 1000),
+    },
+    # A story stays open for new reports for 3 days; a day more covers restarts.
+    ENRICH_STORIES: {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(4 * _DAY_MS),
         "segment.ms": str(3600 * 1000),
     },
 }

@@ -117,11 +117,12 @@ def _topics(args: argparse.Namespace) -> int:
 def _parse(args: argparse.Namespace) -> int:
     """Offline: the same parse + normalise + dedup as the ingest worker, one JSON line each."""
     from schemas.raw import RawArticleEvent
-    from services.ingest.dedup import Deduplicator, dedup_table, wall_clock_ms
+    from services.ingest.dedup import Deduplicator, dedup_table
     from services.ingest.normalize import normalize
     from services.ingest.parse import ParseError
     from services.ingest.settings import IngestSettings
     from services.ingest.step import policy_from
+    from services.runtime.clock import wall_clock_ms
     from services.runtime.io import raw_event_from_bytes
 
     settings = IngestSettings()
@@ -189,13 +190,19 @@ def _analyze(args: argparse.Namespace) -> int:
     from services.enrich.entities import load_gazetteer
     from services.enrich.settings import EnrichSettings
     from services.enrich.step import enrich
+    from services.enrich.stories import StoryIndex, story_table
     from services.enrich.taxonomy import load_taxonomy
+    from services.runtime.clock import wall_clock_ms
 
     settings = EnrichSettings()
     taxonomy = load_taxonomy(settings.taxonomy_path)
     gazetteer = load_gazetteer(settings.gazetteer_path)
+    # Stories across the files of this invocation, in memory (no Kafka).
+    window = int(settings.story_window_hours * 3600 * 1000)
+    stories = StoryIndex(story_table("analyze", window, wall_clock_ms), settings.story_threshold)
     for name, article in _read_articles(args.files, args.source):
-        enriched = enrich(article, taxonomy, gazetteer)
+        story, _, _ = stories.assign(article, wall_clock_ms())
+        enriched = enrich(article, taxonomy, gazetteer, story_id=story)
         print(json.dumps({"file": name, **enriched.model_dump(mode="json")}, ensure_ascii=False))
     return 0
 

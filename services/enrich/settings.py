@@ -11,6 +11,12 @@ DEFAULT_GAZETTEER = Path(__file__).parent / "data" / "gazetteer.yaml"
 class EnrichSettings(RuntimeSettings):
     http: HttpSettings = HttpSettings(port=9102)
     taxonomy_path: Path = Field(default=DEFAULT_TAXONOMY, description="Topic rules (YAML).")
+    story_window_hours: float = Field(
+        default=72, gt=0, description="An article joins stories seen within this window."
+    )
+    story_threshold: float = Field(
+        default=0.3, gt=0, le=1, description="Estimated Jaccard of content words to join."
+    )
     gazetteer_path: Path = Field(
         default=DEFAULT_GAZETTEER, description="Curated entities and aliases (YAML)."
     )

@@ -11,8 +11,10 @@ from services.enrich import sentiment
 from services.enrich.entities import Gazetteer, load_gazetteer
 from services.enrich.keywords import keywords
 from services.enrich.settings import EnrichSettings
+from services.enrich.stories import StoryIndex, story_table
 from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
 from services.query.article import article_document
+from services.runtime.clock import wall_clock_ms
 from services.runtime.worker import StepContext, Worker
 
 log = structlog.get_logger("newswire.enrich")
@@ -28,6 +30,7 @@ def enrich(
     taxonomy: Taxonomy,
     gazetteer: Gazetteer,
     model: sentiment.SentimentModel | None = None,
+    story_id: str | None = None,
 ) -> EnrichedArticle:
     """Entities and sentiment first: topic rules may test both (entity:UA, sentiment:<0)."""
     model = model or default_model()
@@ -49,6 +52,7 @@ def enrich(
         entities=entities,
         keywords=keywords(article),
         sentiment=tone,
+        story_id=story_id,
         taxonomy_version=taxonomy.version,
     )
 
@@ -56,10 +60,23 @@ def enrich(
 def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
     taxonomy = load_taxonomy(settings.taxonomy_path)
     gazetteer = load_gazetteer(settings.gazetteer_path)
+    window_ms = int(settings.story_window_hours * 3600 * 1000)
+    table = story_table(topics.ENRICH_STORIES, window_ms, wall_clock_ms)
+    stories = StoryIndex(table, settings.story_threshold)
 
-    async def step(article: Article, _: StepContext) -> EnrichedArticle:
-        enriched = enrich(article, taxonomy, gazetteer)
-        log.debug("article_enriched", topics=[t.id for t in enriched.topics])
+    async def step(article: Article, ctx: StepContext) -> EnrichedArticle:
+        story, similarity, record = stories.assign(article, wall_clock_ms())
+        if record is not None:
+            ctx.emit(record)
+        enriched = enrich(article, taxonomy, gazetteer, story_id=story)
+        log.debug(
+            "article_enriched",
+            topics=[t.id for t in enriched.topics],
+            story_id=story,
+            story_similarity=similarity,
+        )
         return enriched
 
-    return Worker("enrich", source=topics.ARTICLES, sink=topics.ENRICHED, step=step)
+    return Worker(
+        "enrich", source=topics.ARTICLES, sink=topics.ENRICHED, step=step, tables=(table,)
+    )

@@ -11,12 +11,12 @@ again (at-least-once) instead of being lost.
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.article import Article
+from services.runtime.clock import wall_clock_ms
 from services.runtime.table import ChangelogTable
 from services.runtime.worker import OutRecord
 
@@ -107,10 +107,6 @@ class Deduplicator:
             claimed.add(key)
             records.append(self.table.put(key, entry))
         return records
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def dedup_table(

@@ -9,10 +9,11 @@ import structlog
 from schemas import topics
 from schemas.article import Article
 from schemas.raw import RawArticleEvent
-from services.ingest.dedup import Deduplicator, Verdict, dedup_table, wall_clock_ms
+from services.ingest.dedup import Deduplicator, Verdict, dedup_table
 from services.ingest.normalize import NormalizePolicy, normalize
 from services.ingest.parse import ParseError
 from services.ingest.settings import IngestSettings
+from services.runtime.clock import wall_clock_ms
 from services.runtime.worker import StepContext, Worker
 
 log = structlog.get_logger("newswire.ingest")

@@ -42,6 +42,9 @@ class ChangelogTable(Generic[V]):
         self._decode = decode
         self._keep = keep
         self.data: dict[str, V] = {}
+        # Called as (key, old value, new value) on every change, local or followed, so derived
+        # indexes (an LSH index over the values, say) stay in step.
+        self.on_change: Callable[[str, V | None, V | None], None] | None = None
         # Tags this process's writes so following the topic skips them (already applied).
         self._writer = uuid.uuid4().hex.encode()
         self.restored = False
@@ -53,11 +56,16 @@ class ChangelogTable(Generic[V]):
 
     def put(self, key: str, value: V) -> OutRecord:
         """Updates the local copy now; the returned record must be produced to persist it."""
+        old = self.data.get(key)
         self.data[key] = value
+        if self.on_change is not None:
+            self.on_change(key, old, value)
         return OutRecord(self.topic, key.encode(), self._encode(value), [(WRITER, self._writer)])
 
     def delete(self, key: str) -> OutRecord:
-        self.data.pop(key, None)
+        old = self.data.pop(key, None)
+        if self.on_change is not None and old is not None:
+            self.on_change(key, old, None)
         return OutRecord(self.topic, key.encode(), None)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
@@ -65,8 +73,11 @@ class ChangelogTable(Generic[V]):
         if key is None:
             return
         name = key.decode("utf-8", "replace")
+        old = self.data.get(name)
         if value is None:
             self.data.pop(name, None)
+            if self.on_change is not None and old is not None:
+                self.on_change(name, old, None)
             return
         try:
             decoded = self._decode(value)
@@ -75,6 +86,8 @@ class ChangelogTable(Generic[V]):
             return
         if self._keep is None or self._keep(decoded):
             self.data[name] = decoded
+            if self.on_change is not None:
+                self.on_change(name, old, decoded)
 
     def prune(self) -> int:
         """Drops values ``keep`` rejects (expired) from the local copy; returns how many."""
@@ -82,7 +95,9 @@ class ChangelogTable(Generic[V]):
             return 0
         expired = [k for k, v in self.data.items() if not self._keep(v)]
         for k in expired:
-            del self.data[k]
+            old = self.data.pop(k)
+            if self.on_change is not None:
+                self.on_change(k, old, None)
         return len(expired)
 
     async def start(self, bootstrap: str, topic: str, client_id: str) -> None:

@@ -1,0 +1,83 @@
+"""Story clustering: rewrites of one event share a story; state restores from its changelog."""
+
+import pytest
+
+from services.enrich.stories import NUM_PERM, StoryEntry, StoryIndex, similarity, story_table
+from services.ingest.normalize import NormalizePolicy, normalize, single_article
+from tests.helpers import fixture_event, raw_event, sample_text, seed_text
+
+WINDOW = 72 * 3600 * 1000
+NOW = 1_800_000_000_000
+
+
+def index(clock: int = NOW) -> StoryIndex:
+    return StoryIndex(story_table("news.enrich.stories", WINDOW, lambda: clock))
+
+
+SEED = single_article(raw_event(seed_text()))
+SEED_AS_HTML = normalize(fixture_event("html/og-article.html"), NormalizePolicy()).articles[0]
+HEATWAVE = single_article(raw_event(sample_text("spain-heatwave.txt")))
+
+
+class TestAssign:
+    def test_a_rewrite_joins_the_first_articles_story(self) -> None:
+        stories = index()
+        first, _, record = stories.assign(SEED, NOW)
+        assert first == SEED.article_id
+        assert record is not None
+        second, sim, _ = stories.assign(SEED_AS_HTML, NOW)
+        assert second == SEED.article_id
+        assert sim >= stories.threshold
+
+    def test_another_event_starts_its_own_story(self) -> None:
+        stories = index()
+        stories.assign(SEED, NOW)
+        story, _, _ = stories.assign(HEATWAVE, NOW)
+        assert story == HEATWAVE.article_id
+
+    def test_a_replay_keeps_its_story_and_writes_nothing(self) -> None:
+        stories = index()
+        stories.assign(SEED, NOW)
+        stories.assign(SEED_AS_HTML, NOW)
+        again, _, record = stories.assign(SEED_AS_HTML, NOW + 5)
+        assert (again, record) == (SEED.article_id, None)
+
+
+class TestState:
+    def test_a_new_worker_restores_stories_from_the_changelog(self) -> None:
+        first = index()
+        _, _, record = first.assign(SEED, NOW)
+        assert record is not None
+        restarted = index()
+        restarted.table.apply(record.key, record.value)  # what table.start() does
+        story, _, _ = restarted.assign(SEED_AS_HTML, NOW + 1000)
+        assert story == SEED.article_id
+
+    def test_expired_rows_are_not_restored(self) -> None:
+        first = index()
+        _, _, record = first.assign(SEED, NOW)
+        assert record is not None
+        later = index(clock=NOW + WINDOW + 1)
+        later.table.apply(record.key, record.value)
+        story, _, _ = later.assign(SEED_AS_HTML, NOW + WINDOW + 1)
+        assert story == SEED_AS_HTML.article_id
+
+    def test_followed_deletes_leave_the_index(self) -> None:
+        stories = index()
+        _, _, record = stories.assign(SEED, NOW)
+        assert record is not None
+        stories.table.apply(record.key, None)  # a tombstone from the topic
+        story, _, _ = stories.assign(SEED_AS_HTML, NOW)
+        assert story == SEED_AS_HTML.article_id
+
+    @pytest.mark.parametrize("data", [b"{}", b'{"s": "x", "m": [1, 2], "t": 0}', b"nope"])
+    def test_bad_rows_are_value_errors(self, data: bytes) -> None:
+        with pytest.raises(ValueError, match=r"story entry|signature"):
+            StoryEntry.decode(data)
+
+
+def test_similarity_is_the_share_of_equal_slots() -> None:
+    a = tuple(range(NUM_PERM))
+    b = a[: NUM_PERM // 2] + tuple(-1 for _ in range(NUM_PERM // 2))
+    assert similarity(a, a) == 1.0
+    assert similarity(a, b) == 0.5
