@@ -57,4 +57,5 @@ def test_topic_names_include_dead_letter_and_state_topics() -> None:
         "news.enriched.dlq",
         "news.alerts",
         "news.ingest.dedup",
+        "news.enrich.stories",
     ]
