@@ -14,6 +14,7 @@ window are not restored. A replayed article finds its own row and keeps its stor
 """
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ ROWS = NUM_PERM // BANDS
 SEED = 20261125
 BODY_WORDS = 150
 DEFAULT_THRESHOLD = 0.3
+MAX_VERIFIED = 32
 
 
 @dataclass(frozen=True)
@@ -108,11 +110,13 @@ class StoryIndex:
         if own is not None:
             return own.story_id, 1.0, None  # seen before (a replay): same story
         sig = signature(article)
-        candidates: set[str] = set()
+        shared: Counter[str] = Counter()
         for band in _bands(sig):
-            candidates |= self._buckets.get(band, set())
+            shared.update(self._buckets.get(band, ()))
+        # A big story can hold thousands of articles: verify only those sharing the most
+        # bands (the likeliest to be similar), so the cost per article stays bounded.
         best_id, best = article.article_id, 0.0
-        for key in candidates:
+        for key, _ in shared.most_common(MAX_VERIFIED):
             entry = self.table.get(key)
             if entry is None:
                 continue

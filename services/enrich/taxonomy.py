@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.enriched import Evidence, TopicTag
 from services.query import Match, Node, QueryDocument, evaluate, parse
+from services.query.prefilter import Trigger, may_match, triggers
 
 MAX_EVIDENCE = 12
 
@@ -36,6 +37,7 @@ class TaxonomyFile(BaseModel):
 class Topic:
     spec: TopicSpec
     rule: Node
+    triggers: frozenset[Trigger] | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,11 @@ def load_taxonomy(path: Path) -> Taxonomy:
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise ValueError(f"duplicate topic ids in {path}: {duplicated}")
-    return Taxonomy(data.version, tuple(Topic(t, parse(t.query)) for t in data.topics))
+    topics = []
+    for spec in data.topics:
+        rule = parse(spec.query)
+        topics.append(Topic(spec, rule, triggers(rule)))
+    return Taxonomy(data.version, tuple(topics))
 
 
 def to_tag(topic: Topic, match: Match) -> TopicTag:
@@ -80,6 +86,8 @@ def to_tag(topic: Topic, match: Match) -> TopicTag:
 def tag(doc: QueryDocument, taxonomy: Taxonomy) -> list[TopicTag]:
     tags = []
     for topic in taxonomy.topics:
+        if not may_match(topic.triggers, doc):
+            continue  # none of the words the rule needs is in the article
         match = evaluate(topic.rule, doc)
         if match.matched:
             tags.append(to_tag(topic, match))

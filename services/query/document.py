@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 from services.query.ast import TextField
 from services.query.text import spans
 
-# Fields are laid end to end in one position space with this gap between them, so NEAR and
-# phrases never join the end of the title to the start of the summary.
-_FIELD_GAP = 1000
+# Fields are laid end to end in one position space; phrases and NEAR only join words of one
+# field (field_ranges tells which), so the end of the title never runs into the summary.
 FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
 
 
 @dataclass
 class QueryDocument:
     words: list[str]
-    originals: list[tuple[str, int, int]]  # field's text index, start, end of each word
+    starts: list[int]  # character offset of each word in its field's text
+    ends: list[int]
     texts: list[str]
     field_ranges: dict[TextField, tuple[int, int]]
     entities: frozenset[str] = frozenset()
@@ -24,7 +24,10 @@ class QueryDocument:
     source: str | None = None
     sentiment: float | None = None
     _index: dict[str, list[int]] = field(default_factory=dict)
-    _vocabulary: list[str] = field(default_factory=list)
+    _vocabulary: list[str] | None = None
+    # Spans per query node: taxonomy rules share terms (ukrain*, russia*), and every rule is
+    # evaluated against the same document.
+    span_cache: dict[int, tuple[object, list[tuple[int, int]]]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -42,24 +45,23 @@ class QueryDocument:
         summary_text = summary if isinstance(summary, str) else "\n".join(summary)
         texts = [title, summary_text, body]
         folded: list[str] = []
-        originals: list[tuple[str, int, int]] = []
+        starts: list[int] = []
+        ends: list[int] = []
         ranges: dict[TextField, tuple[int, int]] = {}
-        for n, (name, text) in enumerate(zip(FIELDS, texts, strict=True)):
-            if n:  # a gap of positions no word occupies
-                folded.extend([""] * _FIELD_GAP)
-                originals.extend([("0", 0, 0)] * _FIELD_GAP)
-            start = len(folded)
+        for name, text in zip(FIELDS, texts, strict=True):
+            first = len(folded)
             for word, s, e in spans(text):
                 folded.append(word)
-                originals.append((str(n), s, e))
-            ranges[name] = (start, len(folded))
+                starts.append(s)
+                ends.append(e)
+            ranges[name] = (first, len(folded))
         index: dict[str, list[int]] = {}
         for pos, word in enumerate(folded):
-            if word:
-                index.setdefault(word, []).append(pos)
+            index.setdefault(word, []).append(pos)
         return cls(
             words=folded,
-            originals=originals,
+            starts=starts,
+            ends=ends,
             texts=texts,
             field_ranges=ranges,
             entities=entities,
@@ -68,17 +70,19 @@ class QueryDocument:
             source=source,
             sentiment=sentiment,
             _index=index,
-            _vocabulary=sorted(index),
         )
 
     def positions(self, word: str, prefix: bool) -> list[int]:
         """Where ``word`` (or, with ``prefix``, any word starting with it) stands, in order."""
         if not prefix:
             return self._index.get(word, [])
+        if self._vocabulary is None:
+            self._vocabulary = sorted(self._index)  # only documents queried with a prefix
+        vocabulary = self._vocabulary
         out: list[int] = []
-        i = bisect.bisect_left(self._vocabulary, word)
-        while i < len(self._vocabulary) and self._vocabulary[i].startswith(word):
-            out.extend(self._index[self._vocabulary[i]])
+        i = bisect.bisect_left(vocabulary, word)
+        while i < len(vocabulary) and vocabulary[i].startswith(word):
+            out.extend(self._index[vocabulary[i]])
             i += 1
         return sorted(out)
 
@@ -94,8 +98,14 @@ class QueryDocument:
                 return name
         return "any"
 
+    def field_end(self, position: int) -> int:
+        """One past the last word of the field holding ``position``."""
+        for start, end in self.field_ranges.values():
+            if start <= position < end:
+                return end
+        return position
+
     def text_of(self, start: int, end: int) -> str:
-        """The original text from word ``start`` to word ``end - 1``."""
-        field_index, s, _ = self.originals[start]
-        _, _, e = self.originals[end - 1]
-        return self.texts[int(field_index)][s:e]
+        """The original text from word ``start`` to word ``end - 1`` (one field)."""
+        text = self.texts[FIELDS.index(self.field_of(start))]
+        return text[self.starts[start] : self.ends[end - 1]]

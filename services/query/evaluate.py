@@ -1,5 +1,6 @@
 """Does a document match a query, and why: the spans of text that satisfied it."""
 
+import bisect
 from dataclasses import dataclass
 
 from services.query.ast import And, Has, Near, Node, Not, Or, Phrase, Sentiment, Term, TextField
@@ -39,7 +40,18 @@ Span = tuple[int, int]
 
 
 def _spans(node: Node, doc: QueryDocument) -> list[Span]:
-    """Word spans [start, end) where a positional node matches."""
+    """Word spans [start, end) where a positional node matches (memoised per document)."""
+    # Keyed by identity: hashing a deep frozen node costs more than the lookup saves. The
+    # entry holds the node itself, so its id cannot be reused while the document lives.
+    entry = doc.span_cache.get(id(node))
+    if entry is not None and entry[0] is node:
+        return entry[1]
+    spans = _compute_spans(node, doc)
+    doc.span_cache[id(node)] = (node, spans)
+    return spans
+
+
+def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
     if isinstance(node, Term):
         return [
             (p, p + 1) for p in doc.positions(node.text, node.prefix) if doc.in_field(p, node.field)
@@ -50,10 +62,11 @@ def _spans(node: Node, doc: QueryDocument) -> list[Span]:
         for p in doc.positions(first.text, first.prefix):
             if not doc.in_field(p, node.field):
                 continue
+            if p + len(rest) >= doc.field_end(p):
+                continue  # a phrase never runs across fields
             ok = True
             for k, w in enumerate(rest, start=1):
-                q = p + k
-                word = doc.words[q] if q < len(doc.words) else ""
+                word = doc.words[p + k]
                 if not (word.startswith(w.text) if w.prefix else word == w.text):
                     ok = False
                     break
@@ -70,10 +83,19 @@ def _hits(doc: QueryDocument, spans: list[Span]) -> tuple[Hit, ...]:
 
 
 def _near(node: Near, doc: QueryDocument) -> Match:
-    left, right = _spans(node.left, doc), _spans(node.right, doc)
+    left = _spans(node.left, doc)
+    right = _spans(node.right, doc) if left else []
     used: set[Span] = set()
+    starts = [s for s, _ in right]
+    longest = max((e - s for s, e in right), default=1)
     for ls in left:
-        for rs in right:
+        field_range = doc.field_ranges[doc.field_of(ls[0])]
+        # Right spans starting within reach of this left span (sorted: bisect, not a scan).
+        lo = bisect.bisect_left(starts, max(field_range[0], ls[0] - node.distance - longest))
+        hi = bisect.bisect_right(starts, min(field_range[1], ls[1] + node.distance))
+        for rs in right[lo:hi]:
+            if not field_range[0] <= rs[0] < field_range[1]:
+                continue
             # Words between the two spans, either order; overlapping spans are distance 0.
             gap = max(rs[0] - ls[1], ls[0] - rs[1], 0)
             if gap <= node.distance:

@@ -146,3 +146,46 @@ class TestEvaluate:
     def test_no_match_no_score(self) -> None:
         m = evaluate(parse("taiwan"), seed_doc())
         assert (m.matched, m.score, m.hits) == (False, 0.0, ())
+
+
+def test_near_reaches_a_long_phrase_that_starts_far_before() -> None:
+    words = " ".join(f"w{i}" for i in range(12))
+    d = doc(f"{words} target")
+    assert matches(f'"{words}" NEAR/1 target', d)
+    assert matches(f'target NEAR/1 "{words}"', d)
+
+
+class TestPrefilter:
+    """A query never matches a document holding none of its trigger words."""
+
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ("ukraine", {("ukraine", False)}),
+            ('"security guarantee*" NEAR/5 ukrain*', {("security", False)}),
+            ("a OR b*", {("a", False), ("b", True)}),
+            ("(a OR b) AND c", {("c", False)}),
+            ("lang:en AND (x OR y)", {("x", False), ("y", False)}),
+            ("NOT a", None),
+            ("a OR NOT b", None),
+            ("entity:UA", None),
+        ],
+    )
+    def test_triggers(self, query: str, expected: set[tuple[str, bool]] | None) -> None:
+        from services.query.prefilter import triggers
+
+        found = triggers(parse(query))
+        assert (None if found is None else set(found)) == expected
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(alphabet='abc ANDORT()"*-:', max_size=30), st.text(alphabet="abc ", max_size=30))
+    def test_never_skips_a_real_match(self, query: str, text: str) -> None:
+        from services.query.prefilter import may_match, triggers
+
+        try:
+            node = parse(query)
+        except QuerySyntaxError:
+            return
+        d = doc(text)
+        if evaluate(node, d).matched:
+            assert may_match(triggers(node), d)
