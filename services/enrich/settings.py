@@ -15,7 +15,7 @@ class EnrichSettings(RuntimeSettings):
         default=72, gt=0, description="An article joins stories seen within this window."
     )
     story_threshold: float = Field(
-        default=0.3, gt=0, le=1, description="Estimated Jaccard of content words to join."
+        default=0.18, gt=0, le=1, description="Estimated Jaccard of content words to join."
     )
     gazetteer_path: Path = Field(
         default=DEFAULT_GAZETTEER, description="Curated entities and aliases (YAML)."

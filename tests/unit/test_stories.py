@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.enrich.stories import NUM_PERM, StoryEntry, StoryIndex, similarity, story_table
+from services.enrich.stories import StoryEntry, StoryIndex, jaccard, story_table
 from services.ingest.normalize import NormalizePolicy, normalize, single_article
 from tests.helpers import fixture_event, raw_event, sample_text, seed_text
 
@@ -70,14 +70,13 @@ class TestState:
         story, _, _ = stories.assign(SEED_AS_HTML, NOW)
         assert story == SEED_AS_HTML.article_id
 
-    @pytest.mark.parametrize("data", [b"{}", b'{"s": "x", "m": [1, 2], "t": 0}', b"nope"])
+    @pytest.mark.parametrize("data", [b"{}", b'{"s": "x", "w": ["a"], "t": 0}', b"nope"])
     def test_bad_rows_are_value_errors(self, data: bytes) -> None:
-        with pytest.raises(ValueError, match=r"story entry|signature"):
+        with pytest.raises(ValueError, match=r"story entry|invalid literal"):
             StoryEntry.decode(data)
 
 
-def test_similarity_is_the_share_of_equal_slots() -> None:
-    a = tuple(range(NUM_PERM))
-    b = a[: NUM_PERM // 2] + tuple(-1 for _ in range(NUM_PERM // 2))
-    assert similarity(a, a) == 1.0
-    assert similarity(a, b) == 0.5
+def test_jaccard() -> None:
+    assert jaccard((1, 2, 3), (1, 2, 3)) == 1.0
+    assert jaccard((1, 2), (2, 3)) == 1 / 3
+    assert jaccard((), ()) == 0.0
