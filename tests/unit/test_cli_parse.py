@@ -89,7 +89,7 @@ def test_explain_a_match_and_a_near_miss() -> None:
         "ukraine-security-guarantees",
     )
     assert "→ no match" in miss.stdout
-    assert "✗ within 12 words of each other" in miss.stdout
+    assert "✗ within 15 words of each other" in miss.stdout
 
 
 def test_explain_points_at_a_query_error() -> None:

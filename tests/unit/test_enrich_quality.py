@@ -1,0 +1,40 @@
+"""Enrich accuracy on the labelled set (tests/eval/articles.yaml) must not regress.
+
+Floors sit a little below the values measured when they were set (bench/enrich_quality.py;
+README "Enrich accuracy"). Sentiment's floor records today's level, which is under the
+issue's target of 0.75: VADER reads many negative news headlines as neutral.
+"""
+
+import pytest
+
+from bench.enrich_quality import Report, evaluate_set
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return evaluate_set()
+
+
+def test_the_set_is_big_enough(report: Report) -> None:
+    assert report.articles >= 60
+
+
+def test_topics(report: Report) -> None:
+    assert report.macro_f1 >= 0.90  # measured 0.924
+    usg = report.topics["ukraine-security-guarantees"]
+    assert usg.precision >= 0.95  # measured 1.00
+    assert usg.recall >= 0.95  # measured 1.00
+
+
+def test_entities(report: Report) -> None:
+    assert report.entities.f1 >= 0.94  # measured 0.967
+    assert report.entities.precision >= 0.95  # measured 0.979
+
+
+def test_sentiment(report: Report) -> None:
+    assert report.sentiment_accuracy >= 0.54  # measured 0.561; target 0.75 not met
+
+
+def test_story_clustering(report: Report) -> None:
+    assert report.stories.precision >= 0.95  # measured 1.00
+    assert report.stories.recall >= 0.60  # measured 0.667
