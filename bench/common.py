@@ -1,7 +1,13 @@
 """Helpers shared by the benchmark scripts."""
 
 import statistics
+import time
 from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from services.runtime.kafka import assign_all
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
@@ -41,3 +47,24 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "p99": percentile(values, 99),
         "mean": statistics.fmean(values) if values else float("nan"),
     }
+
+
+async def records_of(bootstrap: str, topic: str, expect: int, timeout: float) -> list[Any]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        tps = await assign_all(consumer, topic)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout
+        while len(records) < expect and time.monotonic() < deadline:
+            for rs in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(rs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def span_seconds(records: list[Any]) -> float:
+    stamps = [r.timestamp for r in records]
+    return max(1e-3, float(max(stamps) - min(stamps)) / 1000)

@@ -30,13 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-
-from bench.common import cpu_seconds, peak_rss_mb, summary
+from bench.common import cpu_seconds, peak_rss_mb, records_of, span_seconds, summary
 from bench.corpus import MAKERS, mixed
 from services.ingest.normalize import NormalizePolicy, normalize
 from services.runtime.io import produce_raw, raw_key
-from services.runtime.kafka import assign_all, ensure_newswire_topics, ensure_topics
+from services.runtime.kafka import ensure_newswire_topics, ensure_topics
 from services.runtime.local import REPO_ROOT, WorkerProcess, start_broker
 from services.runtime.settings import KafkaSettings
 
@@ -54,27 +52,6 @@ def pure_rates(per_format: int) -> dict[str, float]:
         articles = sum(len(normalize(e, policy).articles) for e in events)
         rates[kind] = articles / (time.perf_counter() - started)
     return rates
-
-
-async def records_of(bootstrap: str, topic: str, expect: int, timeout: float) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        tps = await assign_all(consumer, topic)
-        await consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + timeout
-        while len(records) < expect and time.monotonic() < deadline:
-            for rs in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(rs)
-    finally:
-        await consumer.stop()
-    return records
-
-
-def span_seconds(records: list[Any]) -> float:
-    stamps = [r.timestamp for r in records]
-    return max(1e-3, float(max(stamps) - min(stamps)) / 1000)
 
 
 async def paced_produce(kafka: KafkaSettings, topic: str, events: list[Any], rate: float) -> None:
