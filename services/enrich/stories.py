@@ -42,6 +42,7 @@ BODY_WORDS = 80
 # 1.00 and recall 0.67, 0.20 recall 0.42. Rewritten reports share few words.
 DEFAULT_THRESHOLD = 0.18
 MAX_VERIFIED = 32
+MAX_BUCKET = 256
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,8 @@ def signature(hashes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(minhash.digest())
 
 
-def jaccard(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    sa, sb = set(a), set(b)
+def jaccard(a: tuple[int, ...] | frozenset[int], b: tuple[int, ...] | frozenset[int]) -> float:
+    sa, sb = frozenset(a), frozenset(b)
     union = len(sa | sb)
     return len(sa & sb) / union if union else 0.0
 
@@ -111,12 +112,14 @@ class StoryIndex:
         self.threshold = threshold
         self._buckets: dict[tuple[int, tuple[int, ...]], set[str]] = {}
         self._signatures: dict[str, tuple[int, ...]] = {}
+        self._word_sets: dict[str, frozenset[int]] = {}
         table.on_change = self._changed
         for key, entry in table.data.items():
             self._changed(key, None, entry)
 
     def _changed(self, key: str, old: StoryEntry | None, new: StoryEntry | None) -> None:
         previous = self._signatures.pop(key, None)
+        self._word_sets.pop(key, None)
         if previous is not None:
             for band in _bands(previous):
                 bucket = self._buckets.get(band)
@@ -127,6 +130,7 @@ class StoryIndex:
         if new is not None:
             sig = signature(new.words)
             self._signatures[key] = sig
+            self._word_sets[key] = frozenset(new.words)
             for band in _bands(sig):
                 self._buckets.setdefault(band, set()).add(key)
 
@@ -136,17 +140,23 @@ class StoryIndex:
         if own is not None:
             return own.story_id, 1.0, None  # seen before (a replay): same story
         hashes = word_hashes(article)
+        words_here = frozenset(hashes)
         shared: Counter[str] = Counter()
         for band in _bands(signature(hashes)):
-            shared.update(self._buckets.get(band, ()))
+            bucket = self._buckets.get(band, ())
+            # A slot value held by very many articles is a very common word winning that
+            # permutation: it says little about similarity and costs a lot to count.
+            if len(bucket) <= MAX_BUCKET:
+                shared.update(bucket)
         # A big story can hold thousands of articles: verify only those sharing the most
         # slots (the likeliest to be similar), so the cost per article stays bounded.
         best_id, best = article.article_id, 0.0
         for key, _ in shared.most_common(MAX_VERIFIED):
             entry = self.table.get(key)
-            if entry is None:
+            known = self._word_sets.get(key)
+            if entry is None or known is None:
                 continue
-            sim = jaccard(hashes, entry.words)
+            sim = jaccard(words_here, known)
             # Ties go to the older story, so a story keeps the id of its first article.
             if sim > best or (sim == best and sim > 0 and entry.story_id < best_id):
                 best_id, best = entry.story_id, sim

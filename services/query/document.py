@@ -4,7 +4,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from services.query.ast import TextField
-from services.query.text import spans
+from services.query.text import spans, words
 
 # Fields are laid end to end in one position space; phrases and NEAR only join words of one
 # field (field_ranges tells which), so the end of the title never runs into the summary.
@@ -14,8 +14,6 @@ FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
 @dataclass
 class QueryDocument:
     words: list[str]
-    starts: list[int]  # character offset of each word in its field's text
-    ends: list[int]
     texts: list[str]
     field_ranges: dict[TextField, tuple[int, int]]
     entities: frozenset[str] = frozenset()
@@ -28,6 +26,9 @@ class QueryDocument:
     # Spans per query node: taxonomy rules share terms (ukrain*, russia*), and every rule is
     # evaluated against the same document.
     span_cache: dict[int, tuple[object, list[tuple[int, int]]]] = field(default_factory=dict)
+    # Character offsets of the words, computed on the first call to text_of: only evidence
+    # needs them, and most documents match few rules.
+    _offsets: list[tuple[int, int]] | None = None
 
     @classmethod
     def build(
@@ -45,23 +46,16 @@ class QueryDocument:
         summary_text = summary if isinstance(summary, str) else "\n".join(summary)
         texts = [title, summary_text, body]
         folded: list[str] = []
-        starts: list[int] = []
-        ends: list[int] = []
         ranges: dict[TextField, tuple[int, int]] = {}
         for name, text in zip(FIELDS, texts, strict=True):
             first = len(folded)
-            for word, s, e in spans(text):
-                folded.append(word)
-                starts.append(s)
-                ends.append(e)
+            folded.extend(words(text))
             ranges[name] = (first, len(folded))
         index: dict[str, list[int]] = {}
         for pos, word in enumerate(folded):
             index.setdefault(word, []).append(pos)
         return cls(
             words=folded,
-            starts=starts,
-            ends=ends,
             texts=texts,
             field_ranges=ranges,
             entities=entities,
@@ -107,5 +101,7 @@ class QueryDocument:
 
     def text_of(self, start: int, end: int) -> str:
         """The original text from word ``start`` to word ``end - 1`` (one field)."""
+        if self._offsets is None:
+            self._offsets = [(s, e) for text in self.texts for _, s, e in spans(text)]
         text = self.texts[FIELDS.index(self.field_of(start))]
-        return text[self.starts[start] : self.ends[end - 1]]
+        return text[self._offsets[start][0] : self._offsets[end - 1][1]]

@@ -11,6 +11,10 @@ _WORDS = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 
 
 def words(text: str) -> list[str]:
+    """The folded words of ``text``; the same sequence as ``spans`` (offsets line up)."""
+    folded = text.casefold().replace("’", "'")
+    if len(folded) == len(text):
+        return _WORDS.findall(folded)
     return [w.casefold().replace("’", "'") for w in _WORDS.findall(text)]
 
 

@@ -189,3 +189,12 @@ class TestPrefilter:
         d = doc(text)
         if evaluate(node, d).matched:
             assert may_match(triggers(node), d)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_words_and_spans_agree(text: str) -> None:
+    """Evidence offsets are computed lazily from spans(); they must align with words()."""
+    from services.query.text import spans, words
+
+    assert [w for w, _, _ in spans(text)] == words(text)
