@@ -1,13 +1,21 @@
 """Helpers shared by the benchmark scripts."""
 
+import json
+import os
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
 from services.runtime.kafka import assign_all
+from services.runtime.local import REPO_ROOT, LocalBroker, start_broker
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
@@ -68,3 +76,58 @@ async def records_of(bootstrap: str, topic: str, expect: int, timeout: float) ->
 def span_seconds(records: list[Any]) -> float:
     stamps = [r.timestamp for r in records]
     return max(1e-3, float(max(stamps) - min(stamps)) / 1000)
+
+
+def start_passthrough(
+    bootstrap: str, source: str, sink: str, expect: int, group: str
+) -> "subprocess.Popen[str]":
+    """bench/passthrough.py as its own process (its RSS and CPU are then its own)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.passthrough",
+            "--bootstrap",
+            bootstrap,
+            "--source",
+            source,
+            "--sink",
+            sink,
+            "--expect",
+            str(expect),
+            "--group",
+            group,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+
+
+def passthrough_report(child: "subprocess.Popen[str]") -> dict[str, Any]:
+    """The JSON line the pass-through prints when it has forwarded everything."""
+    out, _ = child.communicate(timeout=60)
+    report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return report
+
+
+class BenchBroker:
+    """The broker a benchmark uses: NEWSWIRE_BENCH_BOOTSTRAP if set, else a local one started
+    in a temporary state directory and removed by close()."""
+
+    def __init__(self) -> None:
+        self._broker: LocalBroker | None = None
+        self._state: Path | None = None
+        given = os.environ.get("NEWSWIRE_BENCH_BOOTSTRAP")
+        if given:
+            self.bootstrap = given
+            return
+        self._state = Path(tempfile.mkdtemp(prefix="newswire-bench-kafka-"))
+        self._broker = start_broker(self._state)
+        self.bootstrap = self._broker.bootstrap
+
+    def close(self) -> None:
+        if self._broker is not None:
+            self._broker.stop()
+        if self._state is not None:
+            shutil.rmtree(self._state, ignore_errors=True)

@@ -16,21 +16,24 @@ Writes bench/results/enrich.json.
 import argparse
 import asyncio
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from bench.common import cpu_seconds, peak_rss_mb, percentile, records_of, span_seconds
+from bench.common import (
+    BenchBroker,
+    cpu_seconds,
+    passthrough_report,
+    peak_rss_mb,
+    percentile,
+    records_of,
+    span_seconds,
+    start_passthrough,
+)
 from bench.corpus import text_event
 from bench.enrich_quality import EVAL_SET, FETCHED
 from schemas.article import Article
@@ -42,7 +45,7 @@ from services.enrich.stories import StoryIndex, story_table
 from services.enrich.taxonomy import load_taxonomy
 from services.ingest.normalize import single_article
 from services.runtime.kafka import ensure_newswire_topics, ensure_topics
-from services.runtime.local import REPO_ROOT, WorkerProcess, start_broker
+from services.runtime.local import REPO_ROOT, WorkerProcess
 
 RESULTS = REPO_ROOT / "bench" / "results"
 
@@ -97,13 +100,8 @@ def pure(articles: list[Article]) -> dict[str, float]:
 
 
 async def kafka_phase(articles: list[Article]) -> dict[str, Any]:
-    state: Path | None = None
-    broker = None
-    bootstrap = os.environ.get("NEWSWIRE_BENCH_BOOTSTRAP")
-    if not bootstrap:
-        state = Path(tempfile.mkdtemp(prefix="newswire-bench-kafka-"))
-        broker = start_broker(state)
-        bootstrap = broker.bootstrap
+    broker = BenchBroker()
+    bootstrap = broker.bootstrap
     results: dict[str, Any] = {}
     try:
 
@@ -124,29 +122,12 @@ async def kafka_phase(articles: list[Article]) -> dict[str, Any]:
 
         prefix = await preload()
         sink = prefix + "bench.passthrough"
-        child = subprocess.Popen(  # noqa: ASYNC220 (returns at once; the child runs alongside)
-            [
-                sys.executable,
-                "-m",
-                "bench.passthrough",
-                "--bootstrap",
-                bootstrap,
-                "--source",
-                prefix + "news.articles",
-                "--sink",
-                sink,
-                "--expect",
-                str(len(articles)),
-                "--group",
-                prefix + "passthrough",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
+        child = start_passthrough(
+            bootstrap, prefix + "news.articles", sink, len(articles), prefix + "passthrough"
         )
         out = await records_of(bootstrap, sink, len(articles), 300)
         cpu = cpu_seconds(child.pid)
-        report_line = json.loads(child.communicate(timeout=60)[0].strip().splitlines()[-1])
+        report_line = passthrough_report(child)
         base = len(out) / span_seconds(out)
         results["passthrough"] = {
             "events_per_s": base,
@@ -176,10 +157,7 @@ async def kafka_phase(articles: list[Article]) -> dict[str, Any]:
             "peak_rss_mb": rss,
         }
     finally:
-        if broker is not None:
-            broker.stop()
-        if state is not None:
-            shutil.rmtree(state, ignore_errors=True)
+        broker.close()
     return results
 
 

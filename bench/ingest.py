@@ -19,23 +19,26 @@ Prints a table with ratios to the pass-through and writes bench/results/ingest.j
 import argparse
 import asyncio
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_seconds, peak_rss_mb, records_of, span_seconds, summary
+from bench.common import (
+    BenchBroker,
+    cpu_seconds,
+    passthrough_report,
+    peak_rss_mb,
+    records_of,
+    span_seconds,
+    start_passthrough,
+    summary,
+)
 from bench.corpus import MAKERS, mixed
 from services.ingest.normalize import NormalizePolicy, normalize
 from services.runtime.io import produce_raw, raw_key
 from services.runtime.kafka import ensure_newswire_topics, ensure_topics
-from services.runtime.local import REPO_ROOT, WorkerProcess, start_broker
+from services.runtime.local import REPO_ROOT, WorkerProcess
 from services.runtime.settings import KafkaSettings
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -98,13 +101,8 @@ async def run(
     events: int, paced_rate: float, paced_seconds: float, worker_counts: list[int]
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"pure_articles_per_s": pure_rates(300)}
-    state: Path | None = None
-    broker = None
-    bootstrap = os.environ.get("NEWSWIRE_BENCH_BOOTSTRAP")
-    if not bootstrap:
-        state = Path(tempfile.mkdtemp(prefix="newswire-bench-kafka-"))
-        broker = start_broker(state)
-        bootstrap = broker.bootstrap
+    broker = BenchBroker()
+    bootstrap = broker.bootstrap
     try:
         backlog = mixed(events, "backlog")
         paced = mixed(int(paced_rate * paced_seconds), "paced", duplicates=0.0, seed=11)
@@ -124,32 +122,15 @@ async def run(
         # The ceiling: bare aiokafka consume → produce → commit, its own process.
         prefix = await prepare(bootstrap, backlog)
         sink = prefix + "bench.passthrough"
-        child = subprocess.Popen(  # noqa: ASYNC220 (returns at once; the child runs alongside)
-            [
-                sys.executable,
-                "-m",
-                "bench.passthrough",
-                "--bootstrap",
-                bootstrap,
-                "--source",
-                prefix + "news.raw",
-                "--sink",
-                sink,
-                "--expect",
-                str(len(backlog) + len(paced)),
-                "--group",
-                prefix + "passthrough",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
+        child = start_passthrough(
+            bootstrap, prefix + "news.raw", sink, len(backlog) + len(paced), prefix + "passthrough"
         )
         out = await records_of(bootstrap, sink, len(backlog), 300)
         cpu = cpu_seconds(child.pid)
         lat = await paced_latency(
             bootstrap, prefix, sink, paced, paced_rate, {raw_key(e): raw_key(e) for e in paced}
         )
-        report_line = json.loads(child.communicate(timeout=60)[0].strip().splitlines()[-1])
+        report_line = passthrough_report(child)
         base = len(out) / span_seconds(out)
         results["passthrough"] = {
             "events_per_s": base,
@@ -200,10 +181,7 @@ async def run(
                 "peak_rss_mb": rss,
             }
     finally:
-        if broker is not None:
-            broker.stop()
-        if state is not None:
-            shutil.rmtree(state, ignore_errors=True)
+        broker.close()
     return results
 
 
