@@ -8,7 +8,12 @@ from schemas import topics
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
 from services.notify.settings import NotifySettings
-from services.notify.subscriptions import Delivery, Subscription, load_subscriptions, match
+from services.notify.subscriptions import (
+    Delivery,
+    Subscription,
+    SubscriptionIndex,
+    load_subscriptions,
+)
 from services.runtime.worker import StepContext, Worker
 
 log = structlog.get_logger("newswire.notify")
@@ -31,15 +36,15 @@ def deliver(alert: Alert, subscription: Subscription) -> None:
 
 def build_worker(settings: NotifySettings) -> Worker[EnrichedArticle, Alert]:
     subscriptions = load_subscriptions(settings.subscriptions_path)
-    by_id = {s.id: s for s in subscriptions}
+    index = SubscriptionIndex(subscriptions)
     log.info(
         "subscriptions_loaded", count=len(subscriptions), path=str(settings.subscriptions_path)
     )
 
     async def step(enriched: EnrichedArticle, _: StepContext) -> list[Alert]:
-        alerts = match(enriched, subscriptions)
+        alerts = index.match(enriched)
         for alert in alerts:
-            deliver(alert, by_id[alert.subscription_id])
+            deliver(alert, index.by_id[alert.subscription_id])
         return alerts
 
     return Worker("notify", source=topics.ENRICHED, sink=topics.ALERTS, step=step)

@@ -1,6 +1,7 @@
 """An article as the evaluator reads it: words with positions per field, and metadata."""
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from services.query.ast import TextField
@@ -65,6 +66,10 @@ class QueryDocument:
             sentiment=sentiment,
             _index=index,
         )
+
+    def vocabulary(self) -> Iterable[str]:
+        """The distinct words of the document."""
+        return self._index.keys()
 
     def positions(self, word: str, prefix: bool) -> list[int]:
         """Where ``word`` (or, with ``prefix``, any word starting with it) stands, in order."""

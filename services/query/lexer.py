@@ -25,6 +25,8 @@ class LexError(ValueError):
 
 
 _FIELD = re.compile(r"([A-Za-z_]+):")
+_PREDICATES = {"entity", "topic", "source", "lang"}
+_PREDICATE_VALUE = re.compile(r"[^\s()\"]+")
 _NEAR = re.compile(r"NEAR/(\d+)(?![\w/])")
 # A word: letters, digits and the joiners found inside names (U.S., Zelensky's, e-mail),
 # optionally ending in * ; or a comparison value such as <-0.3 after sentiment:.
@@ -66,8 +68,15 @@ def tokenize(query: str) -> list[Token]:
             continue
         field = _FIELD.match(query, i)
         if field:
-            tokens.append(Token("FIELD", field.group(1).lower(), i, field.end()))
+            name = field.group(1).lower()
+            tokens.append(Token("FIELD", name, i, field.end()))
             i = field.end()
+            # A predicate's value runs to the next space or parenthesis, colons included:
+            # entity:person:keir-starmer, entity:org:nato, source:news.example.com.
+            value = _PREDICATE_VALUE.match(query, i) if name in _PREDICATES else None
+            if value:
+                tokens.append(Token("WORD", value.group(0), i, value.end()))
+                i = value.end()
             continue
         word = _WORD.match(query, i)
         if not word:

@@ -198,3 +198,18 @@ def test_words_and_spans_agree(text: str) -> None:
     from services.query.text import spans, words
 
     assert [w for w, _, _ in spans(text)] == words(text)
+
+
+@pytest.mark.parametrize(
+    ("query", "canonical"),
+    [
+        ("entity:person:keir-starmer", "entity:person:keir-starmer"),
+        (
+            "entity:org:nato OR source:news.example.com",
+            "(entity:org:nato OR source:news.example.com)",
+        ),
+        ("(entity:UA)", "entity:UA"),
+    ],
+)
+def test_predicate_values_may_hold_colons_and_dots(query: str, canonical: str) -> None:
+    assert str(parse(query)) == canonical
