@@ -15,6 +15,7 @@ entities, topics, language and source. The candidates are verified with the full
 so the index only has to be complete (never miss a match), not exact.
 """
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -44,11 +45,74 @@ def query_keys(node: Node) -> frozenset[Key] | None:
             union |= found
         return frozenset(union)
     if isinstance(node, And):
+        # Any conjunct's keys would do; the most selective one gives the fewest candidates.
         options = [k for k in (query_keys(c) for c in node.children) if k is not None]
-        return min(options, key=len) if options else None
+        return min(options, key=cost) if options else None
     if isinstance(node, Not | Sentiment):
         return None
     raise TypeError(f"not a query node: {node!r}")
+
+
+# How many articles a key is expected to select, relatively (no corpus statistics yet): a
+# long word is rarer than a short one, an entity rarer than a topic, and lang:en selects
+# almost everything.
+_KIND_COST = {"entity": 6.0, "source": 8.0, "topic": 20.0, "lang": 100.0}
+
+
+def _key_cost(key: Key) -> float:
+    kind, value = key
+    if kind in ("word", "prefix"):
+        return 12.0 - min(len(value), 10) + (2.0 if kind == "prefix" else 0.0)
+    return _KIND_COST.get(kind, 10.0)
+
+
+def cost(keys: frozenset[Key]) -> float:
+    """Expected selectivity of indexing by ``keys`` (an article needs any one of them)."""
+    return sum(_key_cost(k) for k in keys)
+
+
+def required_groups(node: Node) -> list[frozenset[Key]]:
+    """Key sets that must each be hit by a matching document (conjuncts of ``node``)."""
+    if isinstance(node, And):
+        return [g for child in node.children for g in required_groups(child)]
+    if isinstance(node, Near):
+        return required_groups(node.left) + required_groups(node.right)
+    if isinstance(node, Phrase):
+        # Adjacent word pairs of the phrase (wildcards aside) must occur as pairs.
+        pairs = [
+            frozenset({("pair", f"{a.text} {b.text}")})
+            for a, b in zip(node.words, node.words[1:], strict=False)
+            if not a.prefix and not b.prefix
+        ]
+        return pairs or [k for k in [query_keys(node)] if k]
+    keys = query_keys(node) if not isinstance(node, Not | Sentiment) else None
+    return [keys] if keys else []
+
+
+class _DocKeys:
+    """The article's keys, for set-speed membership tests."""
+
+    def __init__(self, doc: QueryDocument) -> None:
+        self.doc = doc
+        self.keys: set[Key] = {("word", w) for w in doc.vocabulary()}
+        self.keys.update(
+            ("pair", f"{a} {b}") for a, b in zip(doc.words, doc.words[1:], strict=False)
+        )
+        self.keys.update(("entity", e) for e in doc.entities)
+        self.keys.update(("topic", t) for t in doc.topics)
+        if doc.lang:
+            self.keys.add(("lang", doc.lang))
+        if doc.source:
+            self.keys.add(("source", doc.source))
+        self._prefix_hits: dict[str, bool] = {}
+
+    def has(self, key: Key) -> bool:
+        if key[0] != "prefix":
+            return key in self.keys
+        hit = self._prefix_hits.get(key[1])
+        if hit is None:
+            hit = self._prefix_hits[key[1]] = bool(self.doc.positions(key[1], True))
+        return hit
 
 
 @dataclass
@@ -58,11 +122,26 @@ class Percolator:
     _by_key: dict[Key, set[str]] = field(default_factory=dict)
     _always: set[str] = field(default_factory=set)
     _prefix_lengths: set[int] = field(default_factory=set)
+    # Per subscription, key sets that must each be hit: a set-lookup pre-check that throws out
+    # most candidates before the evaluator runs (an AND of two words is indexed by one).
+    _groups: dict[str, list[frozenset[Key]]] = field(default_factory=dict)
+    # Subscriptions that are nothing but a sentiment threshold, sorted by threshold per
+    # operator: an article selects the ones its score satisfies by bisection, instead of
+    # every article checking all of them.
+    _sentiment: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
 
     def add(self, subscription_id: str, topics: Iterable[str], rule: Node | None) -> None:
-        keys: frozenset[Key] | None = frozenset(("topic", t) for t in topics) or None
-        if keys is None and rule is not None:
-            keys = query_keys(rule)
+        topic_keys = frozenset(("topic", t) for t in topics)
+        if isinstance(rule, Sentiment) and not topic_keys:
+            bisect.insort(self._sentiment.setdefault(rule.op, []), (rule.value, subscription_id))
+            return
+        options = [k for k in (topic_keys, query_keys(rule) if rule else None) if k]
+        keys = min(options, key=cost) if options else None
+        groups = [topic_keys] if topic_keys else []
+        if rule is not None:
+            groups += required_groups(rule)
+        if groups:
+            self._groups[subscription_id] = groups
         if not keys:
             self._always.add(subscription_id)
             return
@@ -73,11 +152,35 @@ class Percolator:
 
     def remove(self, subscription_id: str) -> None:
         self._always.discard(subscription_id)
+        for op, entries in self._sentiment.items():
+            self._sentiment[op] = [e for e in entries if e[1] != subscription_id]
+        self._groups.pop(subscription_id, None)
         for ids in self._by_key.values():
             ids.discard(subscription_id)
 
+    def _by_sentiment(self, score: float | None) -> set[str]:
+        if score is None:
+            return set()
+        out: set[str] = set()
+        for op, entries in self._sentiment.items():
+            values = [v for v, _ in entries]
+            if op == "<":  # thresholds above the score
+                chosen = entries[bisect.bisect_right(values, score) :]
+            elif op == "<=":
+                chosen = entries[bisect.bisect_left(values, score) :]
+            elif op == ">":
+                chosen = entries[: bisect.bisect_left(values, score)]
+            elif op == ">=":
+                chosen = entries[: bisect.bisect_right(values, score)]
+            else:
+                chosen = entries[
+                    bisect.bisect_left(values, score) : bisect.bisect_right(values, score)
+                ]
+            out.update(sid for _, sid in chosen)
+        return out
+
     def candidates(self, doc: QueryDocument) -> set[str]:
-        found = set(self._always)
+        found = set(self._always) | self._by_sentiment(doc.sentiment)
         by_key = self._by_key
         for word in doc.vocabulary():
             ids = by_key.get(("word", word))
@@ -98,7 +201,13 @@ class Percolator:
             ids = by_key.get(key)
             if ids:
                 found |= ids
-        return found
+        present = _DocKeys(doc)
+        groups = self._groups
+        return {
+            sid
+            for sid in found
+            if all(any(present.has(k) for k in group) for group in groups.get(sid, ()))
+        }
 
     def __len__(self) -> int:
         ids = set(self._always)

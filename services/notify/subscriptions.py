@@ -86,6 +86,17 @@ def alert_id(subscription_id: str, article_id: str) -> str:
     return hashlib.blake2b(f"{subscription_id}\n{article_id}".encode(), digest_size=16).hexdigest()
 
 
+def _satisfies(sub: Subscription, enriched: EnrichedArticle, doc: QueryDocument) -> bool:
+    if sub.topics and not any(
+        t.id in sub.topics and t.score >= sub.min_score for t in enriched.topics
+    ):
+        return False
+    if sub.rule is None:
+        return True
+    found = evaluate(sub.rule, doc)
+    return found.matched and found.score >= sub.min_score
+
+
 def _alert(
     sub: Subscription, enriched: EnrichedArticle, doc: QueryDocument, created: datetime
 ) -> Alert | None:
@@ -125,6 +136,15 @@ class SubscriptionIndex:
         for sub in subscriptions:
             self.by_id[sub.id] = sub
             self.percolator.add(sub.id, sub.topics, sub.rule)
+
+    def matching(self, enriched: EnrichedArticle) -> list[str]:
+        """Ids of the subscriptions the article satisfies (no alerts built)."""
+        doc = enriched_document(enriched)
+        return [
+            sub_id
+            for sub_id in sorted(self.percolator.candidates(doc))
+            if _satisfies(self.by_id[sub_id], enriched, doc)
+        ]
 
     def match(self, enriched: EnrichedArticle, now: datetime | None = None) -> list[Alert]:
         created = now or datetime.now(UTC)

@@ -18,7 +18,7 @@ from tests.unit.test_notify import NOW, enriched_of
         ("guarantee*", {("prefix", "guarantee")}),
         ('"security guarantees" NEAR/5 kyiv', {("word", "security")}),
         ("entity:UA AND sentiment:<0", {("entity", "UA")}),
-        ("(a OR b) lang:en", {("lang", "en")}),
+        ("(a OR b) lang:en", {("word", "a"), ("word", "b")}),  # lang:en selects everything
         ("topic:t1 OR source:wire", {("topic", "t1"), ("source", "wire")}),
         ("NOT a", None),
         ("sentiment:<-0.5", None),
@@ -81,3 +81,30 @@ def test_never_misses_a_match(query: str, text: str) -> None:
     percolator.add("s", [], rule)
     if evaluate(rule, doc).matched:
         assert "s" in percolator.candidates(doc)
+
+
+class TestSentimentOnly:
+    """Threshold-only subscriptions are selected by bisection, exactly as evaluation would."""
+
+    @pytest.mark.parametrize("score", [-0.9, -0.5, -0.3, 0.0, 0.3, 0.7])
+    def test_selected_iff_satisfied(self, score: float) -> None:
+        queries = [
+            "sentiment:<-0.5",
+            "sentiment:<=-0.3",
+            "sentiment:>0.3",
+            "sentiment:>=0",
+            "sentiment:=0",
+        ]
+        percolator = Percolator()
+        for i, q in enumerate(queries):
+            percolator.add(f"s{i}", [], parse(q))
+        doc = QueryDocument.build("x", sentiment=score)
+        expected = {f"s{i}" for i, q in enumerate(queries) if evaluate(parse(q), doc).matched}
+        assert percolator.candidates(doc) == expected
+
+
+def test_phrase_words_apart_are_not_candidates() -> None:
+    percolator = Percolator()
+    percolator.add("p", [], parse('"security guarantees"'))
+    assert percolator.candidates(QueryDocument.build("guarantees of security")) == set()
+    assert percolator.candidates(QueryDocument.build("new security guarantees")) == {"p"}
