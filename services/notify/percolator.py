@@ -124,7 +124,11 @@ class Percolator:
     _prefix_lengths: set[int] = field(default_factory=set)
     # Per subscription, key sets that must each be hit: a set-lookup pre-check that throws out
     # most candidates before the evaluator runs (an AND of two words is indexed by one).
-    _groups: dict[str, list[frozenset[Key]]] = field(default_factory=dict)
+    # Stored as (single keys that must all be present, the other groups): the first is one
+    # C-speed subset test against the article's keys.
+    _groups: dict[str, tuple[frozenset[Key], tuple[frozenset[Key], ...]]] = field(
+        default_factory=dict
+    )
     # Subscriptions that are nothing but a sentiment threshold, sorted by threshold per
     # operator: an article selects the ones its score satisfies by bisection, instead of
     # every article checking all of them.
@@ -141,7 +145,11 @@ class Percolator:
         if rule is not None:
             groups += required_groups(rule)
         if groups:
-            self._groups[subscription_id] = groups
+            single = frozenset(
+                next(iter(g)) for g in groups if len(g) == 1 and next(iter(g))[0] != "prefix"
+            )
+            others = tuple(g for g in groups if len(g) != 1 or next(iter(g))[0] == "prefix")
+            self._groups[subscription_id] = (single, others)
         if not keys:
             self._always.add(subscription_id)
             return
@@ -202,12 +210,17 @@ class Percolator:
             if ids:
                 found |= ids
         present = _DocKeys(doc)
-        groups = self._groups
-        return {
-            sid
-            for sid in found
-            if all(any(present.has(k) for k in group) for group in groups.get(sid, ()))
-        }
+        keys = present.keys
+        out = set()
+        for sid in found:
+            required = self._groups.get(sid)
+            if required is None:
+                out.add(sid)
+                continue
+            single, others = required
+            if single <= keys and all(any(present.has(k) for k in g) for g in others):
+                out.add(sid)
+        return out
 
     def __len__(self) -> int:
         ids = set(self._always)
