@@ -49,8 +49,12 @@ format: venv
 schemas: venv
 	$(BIN)/newswire schemas export
 
+## bench: every benchmark, each printing its figures and writing bench/results/*.json
 bench: setup
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.enrich
+	$(BIN)/python -m bench.enrich_quality
+	$(BIN)/python -m bench.percolate
 
 clean:
 	-deploy/local/kafka stop
