@@ -1,7 +1,10 @@
 """Duplicate detection: the same canonical URL, or the same content, within a window.
 
-Seen keys live in a :class:`ChangelogTable` on ``news.ingest.dedup`` (compacted), so the state
-survives restarts and is shared by every ingest worker. Pure logic; the table does the I/O.
+Each kept article is one row of a :class:`ChangelogTable` on ``news.ingest.dedup``
+(compacted), keyed by article id and listing its dedup keys (URL and content), so the state
+survives restarts and is shared by every ingest worker; a key → article lookup is derived in
+memory as rows arrive. One row per article, not one per key, halves the changelog writes and
+the rows every worker reads back. Pure logic; the table does the I/O.
 
 A replay is not a duplicate: after a crash the uncommitted tail of ``news.raw`` is read again,
 and its records find their own earlier entries. An entry remembers the raw position that made
@@ -27,10 +30,17 @@ class SeenEntry:
     partition: int
     offset: int
     seen_at_ms: int
+    keys: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         return json.dumps(
-            {"a": self.article_id, "p": self.partition, "o": self.offset, "t": self.seen_at_ms},
+            {
+                "a": self.article_id,
+                "p": self.partition,
+                "o": self.offset,
+                "t": self.seen_at_ms,
+                "k": list(self.keys),
+            },
             separators=(",", ":"),
         ).encode()
 
@@ -38,7 +48,8 @@ class SeenEntry:
     def decode(data: bytes) -> "SeenEntry":
         try:
             d = json.loads(data)
-            return SeenEntry(str(d["a"]), int(d["p"]), int(d["o"]), int(d["t"]))
+            keys = tuple(str(k) for k in d["k"])
+            return SeenEntry(str(d["a"]), int(d["p"]), int(d["o"]), int(d["t"]), keys)
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a dedup entry: {exc}") from exc
 
@@ -67,6 +78,21 @@ class Deduplicator:
     def __init__(self, table: ChangelogTable[SeenEntry], window_ms: int) -> None:
         self.table = table
         self.window_ms = window_ms
+        self._by_key: dict[str, str] = {}  # dedup key → article id, derived from the rows
+        table.on_change = self._changed
+        for article_id, entry in table.data.items():
+            self._changed(article_id, None, entry)
+
+    def _changed(self, article_id: str, old: SeenEntry | None, new: SeenEntry | None) -> None:
+        for key in old.keys if old else ():
+            if self._by_key.get(key) == article_id:
+                del self._by_key[key]
+        for key in new.keys if new else ():
+            self._by_key[key] = article_id
+
+    def _entry(self, key: str) -> SeenEntry | None:
+        article_id = self._by_key.get(key)
+        return self.table.get(article_id) if article_id is not None else None
 
     def verdict(
         self, article: Article, position: tuple[int, int], now_ms: int, claimed: set[str]
@@ -76,7 +102,7 @@ class Deduplicator:
         for kind, key in dedup_keys(article):
             if key in claimed:
                 return kind
-            entry = self.table.get(key)
+            entry = self._entry(key)
             if entry is None or now_ms - entry.seen_at_ms > self.window_ms:
                 continue
             if (
@@ -90,7 +116,7 @@ class Deduplicator:
     def duplicate_of(self, article: Article, now_ms: int, claimed: set[str]) -> str | None:
         """The id of the article this one repeats within the window, or None (offline use)."""
         for _, key in dedup_keys(article):
-            entry = self.table.get(key)
+            entry = self._entry(key)
             if entry is not None and (
                 key in claimed or now_ms - entry.seen_at_ms <= self.window_ms
             ):
@@ -100,19 +126,17 @@ class Deduplicator:
     def remember(
         self, article: Article, position: tuple[int, int], now_ms: int, claimed: set[str]
     ) -> list[OutRecord]:
-        """Records the article's keys; returns the changelog records to produce."""
-        entry = SeenEntry(article.article_id, position[0], position[1], now_ms)
-        records: list[OutRecord] = []
-        for _, key in dedup_keys(article):
-            claimed.add(key)
-            records.append(self.table.put(key, entry))
-        return records
+        """Records the article and its keys; returns the changelog record to produce."""
+        keys = tuple(key for _, key in dedup_keys(article))
+        claimed.update(keys)
+        entry = SeenEntry(article.article_id, position[0], position[1], now_ms, keys)
+        return [self.table.put(article.article_id, entry)]
 
 
 def dedup_table(
     topic: str, window_ms: int, clock_ms: Callable[[], int] = wall_clock_ms
 ) -> ChangelogTable[SeenEntry]:
-    """The seen-keys table; entries older than the window are not restored."""
+    """The seen-articles table; rows older than the window are not restored."""
     return ChangelogTable(
         topic,
         encode=SeenEntry.encode,

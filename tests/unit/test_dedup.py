@@ -56,21 +56,34 @@ class TestVerdicts:
         d.remember(a, (0, 3), NOW, claimed)
         assert d.verdict(a, (0, 3), NOW, claimed) is Verdict.DUPLICATE_URL
 
-    def test_remember_returns_changelog_records_for_both_keys(self) -> None:
+    def test_remember_writes_one_row_per_article_with_its_keys(self) -> None:
         d = fresh()
         a = article(url="https://x.example/a")
-        records = d.remember(a, (2, 8), NOW, set())
-        assert [r.key.decode() for r in records if r.key] == [k for _, k in dedup_keys(a)]
-        assert all(r.topic == "news.ingest.dedup" for r in records)
-        assert SeenEntry.decode(records[0].value or b"") == SeenEntry(a.article_id, 2, 8, NOW)
+        [record] = d.remember(a, (2, 8), NOW, set())
+        assert record.topic == "news.ingest.dedup"
+        assert record.key == a.article_id.encode()
+        keys = tuple(k for _, k in dedup_keys(a))
+        assert len(keys) == 2
+        assert SeenEntry.decode(record.value or b"") == SeenEntry(a.article_id, 2, 8, NOW, keys)
+
+    def test_a_restored_row_answers_for_both_of_its_keys(self) -> None:
+        first = fresh()
+        a = article(url="https://x.example/a")
+        [record] = first.remember(a, (0, 1), NOW, set())
+        restarted = fresh()
+        restarted.table.apply(record.key, record.value)  # what table.start() does
+        same_url = article(body="Other text.", url="https://x.example/a")
+        same_text = article(url="https://y.example/copy")
+        assert restarted.verdict(same_url, (0, 9), NOW, set()) is Verdict.DUPLICATE_URL
+        assert restarted.verdict(same_text, (0, 9), NOW, set()) is Verdict.DUPLICATE_CONTENT
 
 
 class TestTable:
     def test_restore_skips_expired_and_applies_tombstones(self) -> None:
         table = dedup_table("t", WINDOW, lambda: NOW)
-        table.apply(b"k1", SeenEntry("a" * 32, 0, 1, NOW).encode())
-        table.apply(b"k2", SeenEntry("b" * 32, 0, 2, NOW - WINDOW - 5).encode())
-        table.apply(b"k3", SeenEntry("c" * 32, 0, 3, NOW).encode())
+        table.apply(b"k1", SeenEntry("a" * 32, 0, 1, NOW, ("url:x",)).encode())
+        table.apply(b"k2", SeenEntry("b" * 32, 0, 2, NOW - WINDOW - 5, ("url:y",)).encode())
+        table.apply(b"k3", SeenEntry("c" * 32, 0, 3, NOW, ("url:z",)).encode())
         table.apply(b"k3", None)
         table.apply(b"k4", b"garbage")
         assert set(table.data) == {"k1"}
@@ -83,7 +96,9 @@ class TestTable:
         assert table.prune() == 1
         assert len(table) == 0
 
-    @pytest.mark.parametrize("data", [b"{}", b"[]", b'{"a": 1}', b"not json"])
+    @pytest.mark.parametrize(
+        "data", [b"{}", b"[]", b'{"a": 1}', b"not json", b'{"a": "x", "p": 0, "o": 0, "t": 0}']
+    )
     def test_entry_decode_errors_are_value_errors(self, data: bytes) -> None:
         with pytest.raises(ValueError, match="not a dedup entry"):
             SeenEntry.decode(data)

@@ -72,7 +72,7 @@ class TestIngestStep:
         assert out.topic == "news.articles"
         assert out.key == article.article_id.encode()
         assert seen.topic == "news.ingest.dedup"  # the dedup changelog, produced with the batch
-        assert seen.key == f"content:{article.content_hash}".encode()
+        assert seen.key == article.article_id.encode()
 
     async def test_garbage_bytes_go_to_the_dlq_unchanged(self) -> None:
         worker = build_worker(IngestSettings())
