@@ -150,8 +150,11 @@ def to_article(
     text = "\n".join([*summary, body])
     lang, confidence = (None, 0.0)
     if policy.detect_language:
-        sample = f"{title}\n{text[: language.SAMPLE_CHARS]}"
-        lang, confidence = language.detect(sample, policy.language_accuracy)
+        # The main text decides (a page's headline may be in another language); a main text
+        # without letters (figures only) leaves it to the title.
+        lang, confidence = language.detect_main_text(text, policy.language_accuracy)
+        if lang is None:
+            lang, confidence = language.detect(title, policy.language_accuracy)
     if lang is None and doc.language_hint:
         lang = doc.language_hint.split("-")[0].lower()[:2] or None
     if lang is not None and confidence < language.UNCERTAIN_BELOW:

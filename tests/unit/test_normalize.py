@@ -199,3 +199,27 @@ class TestFingerprint:
         title, text = clean_inline("Title here"), clean_block(raw)
         _, words = content_fingerprint(title, text)
         assert words == len(f"{title}\n{text}".split())
+
+
+class TestLanguage:
+    """The main text decides the language; a title-only article falls back to its title."""
+
+    def test_headline_in_another_language_than_the_text(self) -> None:
+        body = (
+            "Der Bundestag hat am Donnerstag in erster Lesung über den Bundeshaushalt beraten. "
+            "Die Opposition kritisierte die geplante Neuverschuldung."
+        )
+        a = single_article(raw_event(article_json(title="Budget debate in Berlin", body=body)))
+        assert a.language == "de"
+
+    def test_a_main_text_without_letters_leaves_it_to_the_title(self) -> None:
+        title = "Les ministres discutent des garanties de sécurité"
+        a = single_article(raw_event(article_json(title=title, body="12 345 678 — 2025")))
+        assert a.language == "fr"
+
+    def test_short_uncertain_start_falls_back_to_a_longer_sample(self) -> None:
+        from services.ingest import language
+
+        lang, confidence = language.detect_main_text("OK. " + "Die Regierung plant " * 12)
+        assert lang == "de"
+        assert confidence > 0.5
