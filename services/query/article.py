@@ -27,9 +27,10 @@ def article_document(
 
 
 def enriched_document(enriched: EnrichedArticle) -> QueryDocument:
-    """What notify matches subscriptions against: text plus enrich's tags and scores."""
+    """What notify matches subscriptions against: text plus enrich's entities, tags and tone."""
     return article_document(
         enriched.article,
         sentiment=enriched.sentiment.score,
+        entities=frozenset(e.id for e in enriched.entities),
         topics=frozenset(t.id for t in enriched.topics),
     )

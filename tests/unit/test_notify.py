@@ -112,6 +112,12 @@ class TestQuerySubscriptions:
         assert match(e, [above], NOW)
         assert match(e, [below], NOW) == []
 
+    def test_entity_predicates_see_enrich_entities(self) -> None:
+        e = enriched_of(seed_text())
+        [alert] = match(e, [self.sub(query="entity:person:keir-starmer AND entity:UA")], NOW)
+        assert alert.subscription_id == "q"
+        assert match(e, [self.sub(query="entity:person:emmanuel-macron")], NOW) == []
+
     def test_topics_and_query_must_both_hold(self) -> None:
         e = enriched_of(seed_text())
         both = self.sub(topics=["ukraine-security-guarantees"], query="starmer")
