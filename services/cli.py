@@ -209,15 +209,17 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     """Why each article in FILE does or does not match a topic (or an ad-hoc query)."""
-    from services.enrich import sentiment
     from services.enrich.entities import load_gazetteer
     from services.enrich.settings import EnrichSettings
+    from services.enrich.step import enrich
     from services.enrich.taxonomy import load_taxonomy
-    from services.query import QuerySyntaxError, parse
-    from services.query.article import article_document
+    from services.query import QuerySyntaxError, evaluate, parse
+    from services.query.article import enriched_document
     from services.query.explain import explain
 
-    gazetteer = load_gazetteer(EnrichSettings().gazetteer_path)
+    settings = EnrichSettings()
+    gazetteer = load_gazetteer(settings.gazetteer_path)
+    taxonomy = load_taxonomy(settings.taxonomy_path)
     if args.query:
         try:
             rule, title = parse(args.query), f"query {args.query}"
@@ -225,7 +227,6 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"{args.query}\n{' ' * exc.position}^ {exc.message}", file=sys.stderr)
             return 2
     else:
-        taxonomy = load_taxonomy(EnrichSettings().taxonomy_path)
         try:
             topic = taxonomy.get(args.topic)
         except KeyError as exc:
@@ -233,11 +234,9 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"{exc.args[0]}; topics: {ids}", file=sys.stderr)
             return 2
         rule, title = topic.rule, f"topic {topic.spec.id} ({topic.spec.label}): {topic.spec.query}"
-    from services.query import evaluate
-
     for name, article in _read_articles([args.file], args.source):
-        entities = frozenset(e.id for e in gazetteer.mentions(gazetteer.locate(article)))
-        doc = article_document(article, sentiment=sentiment.score(article).score, entities=entities)
+        # The article as notify sees it: enrich's entities, tags and tone included.
+        doc = enriched_document(enrich(article, taxonomy, gazetteer))
         match = evaluate(rule, doc)
         verdict = f"MATCH, score {match.score}" if match.matched else "no match"
         print(f"{name}: {article.title}\n{title}\n→ {verdict}")
