@@ -127,7 +127,7 @@ def _parse(args: argparse.Namespace) -> int:
 
     settings = IngestSettings()
     policy = policy_from(settings)
-    window = int(settings.dedup_window_hours * 3600 * 1000)
+    window = settings.dedup_window_ms
     dedup = Deduplicator(dedup_table("parse", window), window)
     unreadable = 0
 
@@ -198,8 +198,9 @@ def _analyze(args: argparse.Namespace) -> int:
     taxonomy = load_taxonomy(settings.taxonomy_path)
     gazetteer = load_gazetteer(settings.gazetteer_path)
     # Stories across the files of this invocation, in memory (no Kafka).
-    window = int(settings.story_window_hours * 3600 * 1000)
-    stories = StoryIndex(story_table("analyze", window, wall_clock_ms), settings.story_threshold)
+    stories = StoryIndex(
+        story_table("analyze", settings.story_window_ms, wall_clock_ms), settings.story_threshold
+    )
     for name, article in _read_articles(args.files, args.source):
         story, _, _ = stories.assign(article, wall_clock_ms())
         enriched = enrich(article, taxonomy, gazetteer, story_id=story)

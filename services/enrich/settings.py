@@ -17,6 +17,11 @@ class EnrichSettings(RuntimeSettings):
     story_threshold: float = Field(
         default=0.18, gt=0, le=1, description="Estimated Jaccard of content words to join."
     )
+
+    @property
+    def story_window_ms(self) -> int:
+        return int(self.story_window_hours * 3600 * 1000)
+
     gazetteer_path: Path = Field(
         default=DEFAULT_GAZETTEER, description="Curated entities and aliases (YAML)."
     )

@@ -60,8 +60,7 @@ def enrich(
 def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
     taxonomy = load_taxonomy(settings.taxonomy_path)
     gazetteer = load_gazetteer(settings.gazetteer_path)
-    window_ms = int(settings.story_window_hours * 3600 * 1000)
-    table = story_table(topics.ENRICH_STORIES, window_ms, wall_clock_ms)
+    table = story_table(topics.ENRICH_STORIES, settings.story_window_ms, wall_clock_ms)
     stories = StoryIndex(table, settings.story_threshold)
 
     async def step(article: Article, ctx: StepContext) -> EnrichedArticle:

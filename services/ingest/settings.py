@@ -23,3 +23,7 @@ class IngestSettings(RuntimeSettings):
         default="low", description="lingua mode: low holds 32 MiB, high 343 MiB (see language.py)."
     )
     limits: IngestLimits = IngestLimits()
+
+    @property
+    def dedup_window_ms(self) -> int:
+        return int(self.dedup_window_hours * 3600 * 1000)

@@ -58,7 +58,7 @@ class IngestStep:
 
 
 def build_worker(settings: IngestSettings) -> Worker[RawArticleEvent, Article]:
-    window_ms = int(settings.dedup_window_hours * 3600 * 1000)
+    window_ms = settings.dedup_window_ms
     table = dedup_table(topics.INGEST_DEDUP, window_ms)
     step = IngestStep(policy_from(settings), Deduplicator(table, window_ms))
     return Worker("ingest", source=topics.RAW, sink=topics.ARTICLES, step=step, tables=(table,))
