@@ -32,11 +32,8 @@ class EntityInfo:
 
 
 class Gazetteer:
-    def __init__(
-        self, entities: dict[str, EntityInfo], aliases: dict[str, set[str]], version: str
-    ) -> None:
+    def __init__(self, entities: dict[str, EntityInfo], aliases: dict[str, set[str]]) -> None:
         self.entities = entities
-        self.version = version
         self._folded = ahocorasick.Automaton()
         self._exact = ahocorasick.Automaton()
         for entity_id, names in aliases.items():
@@ -131,4 +128,4 @@ def load_gazetteer(path: Path) -> Gazetteer:
     for item in data.get("entities") or []:
         entities[item["id"]] = EntityInfo(item["id"], item["kind"], item["name"])
         aliases.setdefault(item["id"], set()).update(item["aliases"])
-    return Gazetteer(entities, aliases, str(data.get("version", "")))
+    return Gazetteer(entities, aliases)

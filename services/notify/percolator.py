@@ -158,14 +158,6 @@ class Percolator:
             if key[0] == "prefix":
                 self._prefix_lengths.add(len(key[1]))
 
-    def remove(self, subscription_id: str) -> None:
-        self._always.discard(subscription_id)
-        for op, entries in self._sentiment.items():
-            self._sentiment[op] = [e for e in entries if e[1] != subscription_id]
-        self._groups.pop(subscription_id, None)
-        for ids in self._by_key.values():
-            ids.discard(subscription_id)
-
     def _by_sentiment(self, score: float | None) -> set[str]:
         if score is None:
             return set()
@@ -221,9 +213,3 @@ class Percolator:
             if single <= keys and all(any(present.has(k) for k in g) for g in others):
                 out.add(sid)
         return out
-
-    def __len__(self) -> int:
-        ids = set(self._always)
-        for members in self._by_key.values():
-            ids |= members
-        return len(ids)

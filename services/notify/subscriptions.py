@@ -156,9 +156,6 @@ class SubscriptionIndex:
                 alerts.append(alert)
         return alerts
 
-    def __len__(self) -> int:
-        return len(self.by_id)
-
 
 def match(
     enriched: EnrichedArticle, subscriptions: list[Subscription], now: datetime | None = None

@@ -25,6 +25,7 @@ from services.runtime.worker import OutRecord
 
 V = TypeVar("V")
 WRITER = "newswire.table.writer"
+PRUNE_EVERY = 10_000
 log = structlog.get_logger("newswire.runtime")
 
 
@@ -48,6 +49,7 @@ class ChangelogTable(Generic[V]):
         # Tags this process's writes so following the topic skips them (already applied).
         self._writer = uuid.uuid4().hex.encode()
         self.restored = False
+        self._changes_since_prune = 0
         self._follow: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -60,13 +62,16 @@ class ChangelogTable(Generic[V]):
         self.data[key] = value
         if self.on_change is not None:
             self.on_change(key, old, value)
+        self._changed()
         return OutRecord(self.topic, key.encode(), self._encode(value), [(WRITER, self._writer)])
 
-    def delete(self, key: str) -> OutRecord:
-        old = self.data.pop(key, None)
-        if self.on_change is not None and old is not None:
-            self.on_change(key, old, None)
-        return OutRecord(self.topic, key.encode(), None)
+    def _changed(self) -> None:
+        # Expired values would otherwise leave the local copy only at the next restore, and a
+        # long-running worker's memory would grow without bound. One O(n) scan per
+        # PRUNE_EVERY changes keeps the cost per change constant.
+        self._changes_since_prune += 1
+        if self._changes_since_prune >= PRUNE_EVERY:
+            self.prune()
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         """Applies one changelog record (a tombstone deletes)."""
@@ -88,9 +93,11 @@ class ChangelogTable(Generic[V]):
             self.data[name] = decoded
             if self.on_change is not None:
                 self.on_change(name, old, decoded)
+            self._changed()
 
     def prune(self) -> int:
         """Drops values ``keep`` rejects (expired) from the local copy; returns how many."""
+        self._changes_since_prune = 0
         if self._keep is None:
             return 0
         expired = [k for k, v in self.data.items() if not self._keep(v)]

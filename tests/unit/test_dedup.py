@@ -102,3 +102,17 @@ class TestTable:
     def test_entry_decode_errors_are_value_errors(self, data: bytes) -> None:
         with pytest.raises(ValueError, match="not a dedup entry"):
             SeenEntry.decode(data)
+
+
+def test_a_running_table_prunes_expired_values_as_it_goes() -> None:
+    """Expired rows leave the local copy while the worker runs, not only at the next restore."""
+    from services.runtime.table import PRUNE_EVERY
+
+    clock = [NOW]
+    table = dedup_table("t", WINDOW, lambda: clock[0])
+    table.put("old", SeenEntry("a" * 32, 0, 0, NOW))
+    clock[0] = NOW + WINDOW + 1
+    for i in range(PRUNE_EVERY):
+        table.put(f"k{i}", SeenEntry("b" * 32, 0, i, clock[0]))
+    assert table.get("old") is None
+    assert len(table) == PRUNE_EVERY
