@@ -6,8 +6,6 @@ import os
 import time
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from schemas import topics
 from schemas.alert import Alert
 from services.runtime import dlq
@@ -27,15 +25,10 @@ def sample_files() -> list[Path]:
 
 async def consumed(worker: WorkerProcess) -> dict[str, float]:
     """The worker's records consumed, by outcome, from its own /metrics."""
-    _, text = await worker.get("/metrics")
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == "newswire_records_consumed":
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    outcome = sample.labels["outcome"]
-                    out[outcome] = out.get(outcome, 0.0) + sample.value
-    return out
+    return {
+        outcome: await worker.metric("newswire_records_consumed_total", outcome=outcome)
+        for outcome in ("ok", "dropped", "dead_letter")
+    }
 
 
 def show_alert(alert: Alert) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "local" / "kafka"
@@ -130,6 +131,19 @@ class WorkerProcess:
     async def get(self, path: str) -> tuple[int, str]:
         async with aiohttp.ClientSession() as http, http.get(f"{self.url}{path}") as resp:
             return resp.status, await resp.text()
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of ``name`` (e.g. ``newswire_records_consumed_total``) on
+        this worker's /metrics whose labels include ``labels``."""
+        _, text = await self.get("/metrics")
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += sample.value
+        return total
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import topics
 from schemas.alert import Alert
@@ -11,23 +10,12 @@ from services.demo import sample_files
 from services.ingest.normalize import single_article
 from services.runtime import dlq
 from services.runtime.io import produce_raw, raw_event_from_file, read_topic
-from services.runtime.local import WorkerProcess
 from services.runtime.settings import KafkaSettings
 from tests.e2e.conftest import Spawn
 from tests.helpers import raw_event, seed_text
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-async def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
-    _, text = await worker.get("/metrics")
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
 
 
 async def test_seed_becomes_exactly_one_alert(
@@ -43,7 +31,7 @@ async def test_seed_becomes_exactly_one_alert(
     valid = len(files) - 1
 
     async def notify_saw_everything() -> bool:
-        return await metric(notify, "newswire_records_consumed_total") >= valid
+        return await notify.metric("newswire_records_consumed_total") >= valid
 
     await wait_until(notify_saw_everything, 60, "notify to consume every enriched article")
 
@@ -76,12 +64,12 @@ async def test_seed_becomes_exactly_one_alert(
     for w in (ingest, enrich, notify):
         assert (await w.get("/readyz"))[0] == 200
         assert (await w.get("/healthz"))[0] == 200
-    assert await metric(ingest, "newswire_records_consumed_total", outcome="ok") == valid
-    assert await metric(ingest, "newswire_records_consumed_total", outcome="dead_letter") == 1
-    assert await metric(ingest, "newswire_dead_letters_total", reason="unparseable_payload") == 1
-    assert await metric(enrich, "newswire_records_consumed_total", outcome="ok") == valid
+    assert await ingest.metric("newswire_records_consumed_total", outcome="ok") == valid
+    assert await ingest.metric("newswire_records_consumed_total", outcome="dead_letter") == 1
+    assert await ingest.metric("newswire_dead_letters_total", reason="unparseable_payload") == 1
+    assert await enrich.metric("newswire_records_consumed_total", outcome="ok") == valid
     assert (
-        await metric(notify, "newswire_records_produced_total", topic=topic_prefix + "news.alerts")
+        await notify.metric("newswire_records_produced_total", topic=topic_prefix + "news.alerts")
         == 1
     )
 
