@@ -18,10 +18,13 @@ def configure_logging(
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
-    processors: list[structlog.typing.Processor] = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    processors: list[structlog.typing.Processor] = [
+        *shared,
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
         renderer,
@@ -36,5 +39,20 @@ def configure_logging(
     )
     if service:
         structlog.contextvars.bind_contextvars(service=service)
-    # aiokafka logs through stdlib logging; keep its warnings, drop its info chatter.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    # aiokafka logs through stdlib logging. Its records go through the same processors and
+    # renderer, so every line on stderr is JSON (a plain-text line would break log shippers
+    # and `grep | jq`); warnings and up only, its info is chatter.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)

@@ -173,3 +173,37 @@ class TestHealthEndpoints:
         assert ok
         assert isinstance(detail["loop_age_seconds"], float)
         assert detail["loop_age_seconds"] >= 1.0
+
+
+class TestLogging:
+    """Every line a worker writes is JSON, stdlib loggers' (aiokafka's) included."""
+
+    def test_stdlib_records_are_json_with_context(self, capsys: pytest.CaptureFixture[str]) -> None:
+        import json
+        import logging
+
+        import structlog
+
+        from services.runtime.logging import configure_logging
+
+        root = logging.getLogger()
+        saved = (list(root.handlers), root.level)
+        configure_logging("info", "json", service="ingest")
+        try:
+            structlog.contextvars.bind_contextvars(article_id="a" * 32)
+            logging.getLogger("aiokafka.consumer").warning("Group Coordinator Request failed")
+            logging.getLogger("aiokafka.consumer").info("chatter")
+            structlog.get_logger("newswire").info("article_parsed")
+        finally:
+            structlog.contextvars.clear_contextvars()
+            structlog.reset_defaults()
+            root.handlers, root.level = saved[0], saved[1]
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert [line["event"] for line in lines] == [
+            "Group Coordinator Request failed",
+            "article_parsed",
+        ]
+        assert lines[0]["logger"] == "aiokafka.consumer"
+        assert lines[0]["level"] == "warning"
+        assert all(line["service"] == "ingest" for line in lines)
+        assert all(line["article_id"] == "a" * 32 for line in lines)
