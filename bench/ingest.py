@@ -7,7 +7,9 @@
    NEWSWIRE_BENCH_BOOTSTRAP names one; pre-loads `news.raw` with a mixed corpus
    (bench/corpus.py: text layout, JSON, HTML, RSS; 5 % duplicates).
 3. Backlog phase: the pass-through (bench/passthrough.py, its own process) drains the backlog,
-   then the ingest worker (a `newswire ingest` process) does. Rates come from the broker
+   then 1 and 2 ingest workers (`newswire ingest` processes) do; they are started on an empty
+   topic and the backlog is produced once their group has settled, so a rebalance is not
+   measured. Rates come from the broker
    timestamps of the first and last output records, the same for both; the stage's rate
    counts raw events consumed per second (a feed event is one event, five articles).
 4. Paced phase: both run while events arrive at --paced-rate/s; latency is the broker time of
@@ -69,13 +71,33 @@ async def paced_produce(kafka: KafkaSettings, topic: str, events: list[Any], rat
         await asyncio.sleep(max(0.0, chunk / rate - (time.monotonic() - t0)))
 
 
+# Divisible by 1, 2 and 3 workers: with 3 partitions, 2 workers split the work 2:1 and the
+# run lasts as long as the busier one.
+PARTITIONS = 6
+
+
 async def prepare(bootstrap: str, backlog: list[Any]) -> str:
     """A fresh topic prefix holding the backlog: every measurement starts alike."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    await ensure_newswire_topics(bootstrap, prefix, 3)
-    await ensure_topics(bootstrap, [prefix + "bench.passthrough"], 3)
-    await produce_raw(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", backlog)
+    await ensure_newswire_topics(bootstrap, prefix, PARTITIONS)
+    await ensure_topics(bootstrap, [prefix + "bench.passthrough"], PARTITIONS)
+    if backlog:
+        await produce_raw(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", backlog)
     return prefix
+
+
+async def settled(workers: list[WorkerProcess], partitions: int, timeout: float = 60) -> None:
+    """Until every worker is ready and the group has handed out all partitions: a group that
+    is still rebalancing would put its join pauses into the throughput figure."""
+    for w in workers:
+        await w.wait_ready(timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        owned = [await w.metric("newswire_assigned_partitions") for w in workers]
+        if sum(owned) == partitions and all(owned):
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"group not settled in {timeout}s")
 
 
 async def paced_latency(
@@ -144,7 +166,10 @@ async def run(
         }
 
         for n in worker_counts:
-            prefix = await prepare(bootstrap, backlog)
+            # Workers first, backlog second: n workers joining a group with records waiting
+            # would rebalance mid-run. The backlog is produced several times faster than
+            # ingest consumes it, so the output span measures the stage.
+            prefix = await prepare(bootstrap, [])
             workers = [
                 WorkerProcess(
                     "ingest",
@@ -157,6 +182,8 @@ async def run(
             ]
             for w in workers:
                 w.start()
+            await settled(workers, PARTITIONS)
+            await produce_raw(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", backlog)
             sink = prefix + "news.articles"
             out = await records_of(bootstrap, sink, expected_articles, 300)
             cpu = sum(cpu_seconds(w.process.pid) for w in workers if w.process)

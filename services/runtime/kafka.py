@@ -23,6 +23,7 @@ def producer_config(kafka: KafkaSettings, client_id: str) -> dict[str, Any]:
         "linger_ms": kafka.linger_ms,
         "request_timeout_ms": kafka.request_timeout_ms,
         "max_request_size": kafka.max_request_bytes,
+        "max_batch_size": kafka.max_batch_bytes,
     }
 
 

@@ -4,7 +4,8 @@ Per batch, in this order (the order is the delivery guarantee):
 
 1. ``getmany`` returns up to ``max_batch`` records across the assigned partitions.
 2. Each record is processed in partition order (:func:`process_record`); its outputs, or its
-   dead letter, are handed to the idempotent producer, which batches them (``linger_ms``).
+   dead letter, are appended to record batches per output topic-partition
+   (:class:`OutputBatch`) that the idempotent producer sends.
    The batch then waits in a FIFO of in-flight batches while the loop fetches and processes
    the next one, so the CPU is not idle during the broker round trip.
 3. The oldest in-flight batch is harvested once the broker acknowledged every one of its
@@ -33,6 +34,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from services.runtime.commit import CommitPolicy, PendingOffsets, TopicPartitionKey
 from services.runtime.health import Health
 from services.runtime.metrics import WorkerMetrics
+from services.runtime.produce import OutputBatch
 from services.runtime.settings import RuntimeSettings
 from services.runtime.worker import In, Out, Worker, process_record, to_input
 
@@ -43,11 +45,11 @@ log = structlog.get_logger("newswire.runtime")
 class _InFlight:
     """A processed batch whose outputs the broker has not acknowledged yet."""
 
-    sends: list[tuple[str, "asyncio.Future[Any]"]]
+    sends: list[tuple[str, int, "asyncio.Future[Any]"]]  # topic, records, future
     next_offsets: list[tuple[str, int, int, int]]  # topic, partition, next offset, records
 
     def acked(self) -> bool:
-        return all(future.done() for _, future in self.sends)
+        return all(future.done() for _, _, future in self.sends)
 
 
 class StageLoop(Generic[In, Out]):
@@ -112,16 +114,16 @@ class StageLoop(Generic[In, Out]):
     async def _harvest_oldest(self) -> None:
         batch = self._in_flight[0]
         # Every output acknowledged, or an exception that stops the worker.
-        await asyncio.gather(*(future for _, future in batch.sends))
+        await asyncio.gather(*(future for _, _, future in batch.sends))
         self._in_flight.popleft()
-        for topic, _ in batch.sends:
-            self.metrics.records_produced.labels(self._service, topic).inc()
+        for topic, records, _ in batch.sends:
+            self.metrics.records_produced.labels(self._service, topic).inc(records)
         for topic, partition, next_offset, count in batch.next_offsets:
             self.pending.acknowledge(topic, partition, next_offset, count)
 
     async def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> _InFlight:
         service = self._service
-        sends: list[tuple[str, asyncio.Future[Any]]] = []
+        outputs = OutputBatch(self.producer)
         done: list[tuple[str, int, int, int]] = []
         self.metrics.batch_records.labels(service).observe(sum(len(r) for r in batch.values()))
         processing = self.metrics.processing_seconds.labels(service)
@@ -142,16 +144,15 @@ class StageLoop(Generic[In, Out]):
                 for reason in result.drops:
                     self.metrics.dropped.labels(service, reason).inc()
                 for out in result.records:
-                    topic = self.settings.topic(out.topic)
-                    future = await self.producer.send(
-                        topic, value=out.value, key=out.key, headers=out.headers
+                    await outputs.add(
+                        self.settings.topic(out.topic), out.key, out.value, out.headers
                     )
-                    sends.append((topic, future))
                 log.debug("record_processed", outcome=result.outcome, outputs=len(result.records))
             done.append((tp.topic, tp.partition, records[-1].offset + 1, len(records)))
+        await outputs.flush()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=service)
-        return _InFlight(sends, done)
+        return _InFlight(outputs.sends, done)
 
     async def commit(self, why: str, only: Iterable[TopicPartition] | None = None) -> None:
         """Commits acknowledged offsets of partitions this consumer still owns.
