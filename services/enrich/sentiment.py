@@ -16,8 +16,9 @@ five times this scorer, and its emphasis rules (capitals, "!!!") read social med
 headlines. The document score weighs the headline above the summary, since the headline
 states the main event. It is then calibrated so that VADER's conventional thresholds, +-0.05,
 still separate the labels (subscriptions and topic rules reason in those terms) while the
-neutral band of the raw score is wider: a single mildly positive word in a factual headline
-("Ministers agree to meet") is not positive news.
+neutral band of the raw score is wider (+-0.15, a raw sum under about 0.6: a dampened or
+negated weak word). Wider bands lost accuracy on the development set; most neutral news is
+neutral because its terms ("security", "interest rates") are, not because of the band.
 
 Each entity's score is the mean over the sentences that mention it of the same scorer on the
 sentence, uncalibrated (no neutral band: it is a degree, not a label).
@@ -65,6 +66,7 @@ _WORDS = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
 _RATE_WORDS = frozenset({"rate", "rates"})
 _FEWER = frozenset({"fewer", "less"})
+_CHAIN = 4  # a movement this many words after another one can share its quantity
 
 
 class SentimentModel(Protocol):
@@ -169,14 +171,22 @@ class VaderModel:
         movements = self._lexicon.movements
         valence = self._lexicon.valence
         polarities = self._quantity_polarities(words)
+        last: int | None = None  # the last movement that found its quantity
         for i, word in enumerate(words):
             movement = movements.get(word)
             if movement is None:
                 continue
             j = _nearest(polarities, i)
+            if j is None and last is not None and i - last <= _CHAIN:
+                # "unemployment falls to its lowest level": the second movement is the first's
+                j = _nearest(polarities, last)
             if j is not None:
                 moved[i] = movement * polarities[j]
                 subjects.add(j)
+                while j > 0 and polarities[j - 1]:  # the rest of "price growth", "growth rate"
+                    j -= 1
+                    subjects.add(j)
+                last = i
             elif word in _FEWER and i + 1 < len(words) and words[i + 1] in valence:
                 moved[i] = movement * math.copysign(1.0, valence[words[i + 1]])
                 subjects.add(i + 1)
