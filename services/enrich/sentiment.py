@@ -16,9 +16,10 @@ five times this scorer, and its emphasis rules (capitals, "!!!") read social med
 headlines. The document score weighs the headline above the summary, since the headline
 states the main event. It is then calibrated so that VADER's conventional thresholds, +-0.05,
 still separate the labels (subscriptions and topic rules reason in those terms) while the
-neutral band of the raw score is wider (+-0.15, a raw sum under about 0.6: a dampened or
-negated weak word). Wider bands lost accuracy on the development set; most neutral news is
-neutral because its terms ("security", "interest rates") are, not because of the band.
+neutral band of the raw score is wider (+-0.15, a weighted raw sum under about 0.6: a
+dampened or negated weak word). Wider bands lost accuracy on the development set; most
+neutral news is neutral because its terms ("security", "interest rates") are, not because
+of the band.
 
 Each entity's score is the mean over the sentences that mention it of the same scorer on the
 sentence, uncalibrated (no neutral band: it is a degree, not a label).
@@ -54,8 +55,8 @@ _BUT_AFTER = 1.5
 # Booster effect by distance (one, two, three words back), as in VADER.
 _BOOSTER_DECAY = (1.0, 0.95, 0.9)
 _DAMPENER = 0.5
-# Set on tests/eval/articles.yaml (the development set), then checked once on
-# tests/eval/sentiment_heldout.yaml: NOTES-sentiment.md.
+# Chosen on tests/eval/articles.yaml (the development set); tests/eval/sentiment_heldout.yaml
+# only reports how well that choice carries over (NOTES-sentiment.md).
 _TITLE_WEIGHT = 2.0
 _SUMMARY_WEIGHT = 1.0
 _NEUTRAL_BAND = 0.15

@@ -1,5 +1,7 @@
 """Sentiment (document, per entity, reliability by language) and keyphrases."""
 
+from itertools import pairwise
+
 from schemas.article import Article
 from services.enrich import sentiment
 from services.enrich.entities import load_gazetteer
@@ -96,9 +98,10 @@ class TestSentiment:
         xs = [i / 1000 for i in range(-1000, 1001)]
         ys = [sentiment.calibrate(x) for x in xs]
         assert ys == sorted(ys)
-        assert max(abs(b - a) for a, b in zip(ys, ys[1:], strict=False)) < 0.01
+        assert max(abs(b - a) for a, b in pairwise(ys)) < 0.01
         assert sentiment.calibrate(0.0) == 0.0
-        assert sentiment.calibrate(1.0) == 1.0 and sentiment.calibrate(-1.0) == -1.0
+        assert sentiment.calibrate(1.0) == 1.0
+        assert sentiment.calibrate(-1.0) == -1.0
         assert sentiment.calibrate(0.1) == sentiment.calibrate(-0.1) * -1 < 0.05
 
     def test_document_label_of_news_headlines(self) -> None:
