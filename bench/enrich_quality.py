@@ -5,8 +5,10 @@
 Each article goes through ingest's JSON path and enrich (with story clustering across the set,
 in order), then is compared with its gold labels: per-topic precision, recall and F1 (macro
 over topics), entity precision and recall (micro, over the ids of the gold lists), sentiment
-accuracy, and pairwise precision/recall of story clustering. Writes
-bench/results/enrich_quality.json. tests/unit/test_enrich_quality.py asserts floors.
+accuracy and confusion matrix, and pairwise precision/recall of story clustering. Sentiment is
+also measured on tests/eval/sentiment_heldout.yaml, a set not used for tuning the model, so
+that overfitting to articles.yaml shows. Writes bench/results/enrich_quality.json.
+tests/unit/test_enrich_quality.py asserts floors.
 """
 
 import json
@@ -20,15 +22,18 @@ from typing import Any
 import yaml
 
 from schemas.raw import RawArticleEvent
+from services.enrich import sentiment
 from services.enrich.entities import load_gazetteer
 from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
-from services.enrich.step import enrich
+from services.enrich.step import default_model, enrich
 from services.enrich.stories import StoryIndex, story_table
 from services.enrich.taxonomy import load_taxonomy
 from services.ingest.normalize import single_article
 from services.runtime.local import REPO_ROOT
 
 EVAL_SET = REPO_ROOT / "tests" / "eval" / "articles.yaml"
+SENTIMENT_HELDOUT = REPO_ROOT / "tests" / "eval" / "sentiment_heldout.yaml"
+LABELS = ("negative", "neutral", "positive")
 RESULTS = REPO_ROOT / "bench" / "results"
 FETCHED = datetime(2025, 3, 10, tzinfo=UTC)
 
@@ -54,6 +59,62 @@ class PRF:
 
 
 @dataclass
+class Confusion:
+    """Sentiment labels, gold against predicted."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    mistakes: list[str] = field(default_factory=list)
+
+    def add(self, item_id: str, gold: str, predicted: str, score: float) -> None:
+        self.counts[gold, predicted] += 1
+        if gold != predicted:
+            self.mistakes.append(f"{item_id} {gold}->{predicted} ({score:+.2f})")
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def accuracy(self) -> float:
+        correct = sum(self.counts[label, label] for label in LABELS)
+        return correct / self.total if self.total else 0.0
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {g: {p: self.counts[g, p] for p in LABELS} for g in LABELS}
+
+    def table(self) -> str:
+        lines = ["gold \\ predicted " + "".join(f"{p:>10}" for p in LABELS)]
+        for g in LABELS:
+            lines.append(f"{g:<18}" + "".join(f"{self.counts[g, p]:>10}" for p in LABELS))
+        return "\n".join(lines)
+
+
+def raw_event(item: dict[str, Any]) -> RawArticleEvent:
+    payload = json.dumps(
+        {
+            "title": item["title"],
+            "summary": item.get("summary") or [],
+            "body": item["body"],
+            "url": f"https://eval.example/{item['id']}",
+        }
+    )
+    return RawArticleEvent(
+        source="eval", fetched_at=FETCHED, content_type="application/json", payload=payload
+    )
+
+
+def evaluate_sentiment(path: Path = SENTIMENT_HELDOUT) -> Confusion:
+    """Document sentiment alone (no topics, entities or stories) on a sentiment-only set."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    model = default_model()
+    confusion = Confusion()
+    for item in data["articles"]:
+        tone = sentiment.score(single_article(raw_event(item)), model)
+        confusion.add(item["id"], item["gold"]["sentiment"], tone.label, tone.score)
+    return confusion
+
+
+@dataclass
 class Report:
     articles: int = 0
     topics: dict[str, PRF] = field(default_factory=dict)
@@ -61,6 +122,7 @@ class Report:
     sentiment_correct: int = 0
     stories: PRF = field(default_factory=PRF)
     mistakes: list[str] = field(default_factory=list)
+    sentiment: Confusion = field(default_factory=Confusion)
 
     @property
     def macro_f1(self) -> float:
@@ -89,6 +151,7 @@ class Report:
             "entity_recall": round(self.entities.recall, 4),
             "entity_f1": round(self.entities.f1, 4),
             "sentiment_accuracy": round(self.sentiment_accuracy, 4),
+            "sentiment_confusion": self.sentiment.as_dict(),
             "story_pair_precision": round(self.stories.precision, 4),
             "story_pair_recall": round(self.stories.recall, 4),
         }
@@ -105,19 +168,7 @@ def evaluate_set(path: Path = EVAL_SET) -> Report:
     predicted_story: dict[str, str] = {}
     gold_story: dict[str, str] = {}
     for item in data["articles"]:
-        payload = json.dumps(
-            {
-                "title": item["title"],
-                "summary": item.get("summary") or [],
-                "body": item["body"],
-                "url": f"https://eval.example/{item['id']}",
-            }
-        )
-        article = single_article(
-            RawArticleEvent(
-                source="eval", fetched_at=FETCHED, content_type="application/json", payload=payload
-            )
-        )
+        article = single_article(raw_event(item))
         story, _, _ = stories.assign(article, 0)
         enriched = enrich(article, taxonomy, gazetteer, story_id=story)
         report.articles += 1
@@ -140,6 +191,9 @@ def evaluate_set(path: Path = EVAL_SET) -> Report:
         report.entities.fn += len(want_entities - got_entities)
         if enriched.sentiment.label == gold["sentiment"]:
             report.sentiment_correct += 1
+        report.sentiment.add(
+            item["id"], gold["sentiment"], enriched.sentiment.label, enriched.sentiment.score
+        )
         predicted_story[item["id"]] = story
         gold_story[item["id"]] = str(item["story"])
     for a, b in combinations(sorted(predicted_story), 2):
@@ -158,7 +212,10 @@ def evaluate_set(path: Path = EVAL_SET) -> Report:
 
 def main() -> None:
     report = evaluate_set()
+    heldout = evaluate_sentiment()
     d = report.as_dict()
+    d["sentiment_heldout_accuracy"] = round(heldout.accuracy, 4)
+    d["sentiment_heldout_confusion"] = heldout.as_dict()
     print(f"{d['articles']} labelled articles (tests/eval/articles.yaml)\n")
     print(f"{'topic':<30} {'P':>5} {'R':>5} {'F1':>5}  tp fp fn")
     for name, t in d["topics"].items():
@@ -177,6 +234,10 @@ def main() -> None:
         f"F1 {d['entity_f1']:.3f}   (target F1 0.90)"
     )
     print(f"sentiment accuracy    {d['sentiment_accuracy']:.3f}   (target 0.75)")
+    print(
+        f"sentiment accuracy, held out {d['sentiment_heldout_accuracy']:.3f} "
+        f"({heldout.total} items, tests/eval/sentiment_heldout.yaml)"
+    )
     print(f"stories pairwise P {d['story_pair_precision']:.3f} R {d['story_pair_recall']:.3f}")
     counts = Counter(m[0:4] for m in report.mistakes)
     print(
@@ -185,6 +246,9 @@ def main() -> None:
         + (" …" if len(report.mistakes) > 40 else "")
     )
     del counts
+    for name, confusion in (("articles.yaml", report.sentiment), ("held out", heldout)):
+        print(f"\nsentiment, {name}: {confusion.accuracy:.3f}\n{confusion.table()}")
+        print(f"{len(confusion.mistakes)} wrong: " + ", ".join(confusion.mistakes))
     RESULTS.mkdir(parents=True, exist_ok=True)
     d["measured_at"] = datetime.now(UTC).isoformat()
     (RESULTS / "enrich_quality.json").write_text(json.dumps(d, indent=2) + "\n")

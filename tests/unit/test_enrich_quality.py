@@ -1,13 +1,13 @@
 """Enrich accuracy on the labelled set (tests/eval/articles.yaml) must not regress.
 
 Floors sit a little below the values measured when they were set (bench/enrich_quality.py;
-README "Enrich accuracy"). Sentiment's floor records today's level, which is under the
-issue's target of 0.75: VADER reads many negative news headlines as neutral.
+README "Enrich accuracy"). Sentiment is also held to a floor on tests/eval/sentiment_heldout.yaml,
+a set the model was not tuned on (NOTES-sentiment.md).
 """
 
 import pytest
 
-from bench.enrich_quality import Report, evaluate_set
+from bench.enrich_quality import Confusion, Report, evaluate_sentiment, evaluate_set
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,14 @@ def test_entities(report: Report) -> None:
 
 
 def test_sentiment(report: Report) -> None:
-    assert report.sentiment_accuracy >= 0.54  # measured 0.561; target 0.75 not met
+    assert report.sentiment_accuracy >= 0.76  # measured 0.786; target 0.75
+    assert report.sentiment.accuracy == report.sentiment_accuracy
+
+
+def test_sentiment_held_out() -> None:
+    heldout: Confusion = evaluate_sentiment()
+    assert heldout.total >= 60
+    assert heldout.accuracy >= 0.79  # measured 0.819; target 0.75
 
 
 def test_story_clustering(report: Report) -> None:

@@ -1,5 +1,7 @@
 """Sentiment (document, per entity, reliability by language) and keyphrases."""
 
+from itertools import pairwise
+
 from schemas.article import Article
 from services.enrich import sentiment
 from services.enrich.entities import load_gazetteer
@@ -49,6 +51,69 @@ class TestSentiment:
             False,
         )
         assert all(m.sentiment is None for m in e.entities)
+
+    def test_news_vocabulary_vader_lacks_is_scored(self) -> None:
+        assert MODEL.sentence("Shelling and airstrikes as new sanctions and tariffs bite.") < -0.5
+        assert MODEL.sentence("Floods and a wildfire leave deaths and casualties.") < -0.5
+        assert MODEL.sentence("The ceasefire deal brings a breakthrough.") > 0.3
+
+    def test_names_and_terms_in_news_carry_no_tone(self) -> None:
+        # VADER alone scores each of these positive ("united", "security", "interest", ...).
+        for text in (
+            "The United States and the United Nations met.",
+            "Talks on security guarantees and assurances for Ukraine.",
+            "Interest on credit and shares in the party.",
+            "The Supreme Court and the Justice Department.",
+        ):
+            assert MODEL.sentence(text) == 0.0, text
+
+    def test_a_movement_takes_its_sign_from_the_quantity_that_moves(self) -> None:
+        assert MODEL.sentence("Unemployment falls to its lowest level.") > 0.3
+        assert MODEL.sentence("The yen rises to a record high.") > 0.3
+        assert MODEL.sentence("Inflation eases again.") > 0.3
+        assert MODEL.sentence("Exports fall sharply.") < -0.3
+        assert MODEL.sentence("Consumer prices jump.") < -0.3
+        assert MODEL.sentence("Retail sales rebound.") > 0.3
+        assert MODEL.sentence("The bank cuts interest rates.") > 0.3
+        assert MODEL.sentence("The carmaker cuts 4,000 jobs.") < -0.3
+        # A quantity named before another says what is measured.
+        assert MODEL.sentence("Price growth slows.") > 0.2
+        assert MODEL.sentence("The growth rate slows.") < -0.2
+        assert MODEL.sentence("The model makes fewer mistakes.") > 0.2
+        # Phrasal "up" is not a movement.
+        assert MODEL.sentence("Orders dry up.") <= 0.0
+
+    def test_negation_boosters_dampeners_and_but(self) -> None:
+        assert MODEL.sentence("Exports did not fall.") > 0
+        assert MODEL.sentence("Prices edged lower.") < MODEL.sentence("Prices fell.")
+        assert MODEL.sentence("A very deadly attack.") < MODEL.sentence("A deadly attack.")
+        assert MODEL.sentence("A good start but a terrible end.") < 0
+
+    def test_headline_outweighs_summary(self) -> None:
+        good, bad = "Steelworks saved by rescue deal", "Workers fear job losses"
+        assert MODEL.document(good, [bad]) > 0.05
+        assert MODEL.document(bad, [good]) < -0.05
+
+    def test_calibration_is_monotone_continuous_and_keeps_vader_thresholds(self) -> None:
+        xs = [i / 1000 for i in range(-1000, 1001)]
+        ys = [sentiment.calibrate(x) for x in xs]
+        assert ys == sorted(ys)
+        assert max(abs(b - a) for a, b in pairwise(ys)) < 0.01
+        assert sentiment.calibrate(0.0) == 0.0
+        assert sentiment.calibrate(1.0) == 1.0
+        assert sentiment.calibrate(-1.0) == -1.0
+        assert sentiment.calibrate(0.1) == sentiment.calibrate(-0.1) * -1 < 0.05
+
+    def test_document_label_of_news_headlines(self) -> None:
+        assert sentiment.label(MODEL.document("Twelve killed as shelling hits market", [])) == (
+            "negative"
+        )
+        assert sentiment.label(MODEL.document("Central bank holds rate at 4.25%", [])) == (
+            "neutral"
+        )
+        assert sentiment.label(MODEL.document("Unemployment falls to a ten-year low", [])) == (
+            "positive"
+        )
 
     def test_sentences_split_on_terminal_punctuation(self) -> None:
         text = "One ends here. Two asks? Three! four stays with three."
