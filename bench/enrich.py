@@ -15,6 +15,7 @@ Writes bench/results/enrich.json.
 
 import argparse
 import asyncio
+import gc
 import json
 import time
 import uuid
@@ -84,6 +85,7 @@ def pure(articles: list[Article]) -> dict[str, float]:
     taxonomy, gazetteer = load_taxonomy(DEFAULT_TAXONOMY), load_gazetteer(DEFAULT_GAZETTEER)
     stories = StoryIndex(story_table("bench", 10**12, lambda: 0))
     enrich(articles[0], taxonomy, gazetteer)  # warm the models
+    gc.freeze()  # as run_worker does once a worker is loaded
     times = []
     started = time.perf_counter()
     for article in articles:

@@ -34,7 +34,6 @@ NUM_PERM = 128
 # One row per band: a candidate is any article sharing a MinHash slot, and the number of
 # shared slots, counted while collecting candidates, is the similarity estimate itself.
 BANDS = 128
-ROWS = NUM_PERM // BANDS
 SEED = 20261125
 BODY_WORDS = 80
 # Chosen on tests/eval/articles.yaml with exact Jaccard over title, summary and 80 body words:
@@ -43,6 +42,10 @@ BODY_WORDS = 80
 DEFAULT_THRESHOLD = 0.18
 MAX_VERIFIED = 32
 MAX_BUCKET = 256
+# Candidates sharing fewer slots are not verified: at J = 0.18 the shared count is binomial
+# (128, 0.18), mean 23 and deviation 4.3, so 5 or fewer is 4 deviations off (p < 1e-4).
+# Counting them costs little; ranking a crowd of one-slot strangers cost most of assign().
+MIN_SHARED = 3
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,12 @@ def jaccard(a: tuple[int, ...] | frozenset[int], b: tuple[int, ...] | frozenset[
     return len(sa & sb) / union if union else 0.0
 
 
-def _bands(sig: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
-    return [(b, sig[b * ROWS : (b + 1) * ROWS]) for b in range(BANDS)]
+Band = tuple[int, int]
+
+
+def _bands(sig: tuple[int, ...]) -> list[Band]:
+    """(band number, slot value): with one row per band a band is one slot."""
+    return list(enumerate(sig))
 
 
 class StoryIndex:
@@ -110,9 +117,11 @@ class StoryIndex:
     def __init__(self, table: ChangelogTable[StoryEntry], threshold: float = DEFAULT_THRESHOLD):
         self.table = table
         self.threshold = threshold
-        self._buckets: dict[tuple[int, tuple[int, ...]], set[str]] = {}
+        self._buckets: dict[Band, set[str]] = {}
         self._signatures: dict[str, tuple[int, ...]] = {}
         self._word_sets: dict[str, frozenset[int]] = {}
+        # The signature assign() just computed, so the change it writes need not redo it.
+        self._last: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         table.on_change = self._changed
         for key, entry in table.data.items():
             self._changed(key, None, entry)
@@ -128,7 +137,8 @@ class StoryIndex:
                     if not bucket:
                         del self._buckets[band]
         if new is not None:
-            sig = signature(new.words)
+            last = self._last
+            sig = last[1] if last is not None and last[0] is new.words else signature(new.words)
             self._signatures[key] = sig
             self._word_sets[key] = frozenset(new.words)
             for band in _bands(sig):
@@ -141,8 +151,10 @@ class StoryIndex:
             return own.story_id, 1.0, None  # seen before (a replay): same story
         hashes = word_hashes(article)
         words_here = frozenset(hashes)
+        sig = signature(hashes)
+        self._last = (hashes, sig)
         shared: Counter[str] = Counter()
-        for band in _bands(signature(hashes)):
+        for band in _bands(sig):
             bucket = self._buckets.get(band, ())
             # A slot value held by very many articles is a very common word winning that
             # permutation: it says little about similarity and costs a lot to count.

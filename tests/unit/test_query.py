@@ -193,11 +193,15 @@ class TestPrefilter:
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
-def test_words_and_spans_agree(text: str) -> None:
-    """Evidence offsets are computed lazily from spans(); they must align with words()."""
-    from services.query.text import spans, words
+def test_words_and_offsets_agree(text: str) -> None:
+    """Evidence offsets come from words_with_offsets(); each must cut out its own word."""
+    from services.query.text import words, words_with_offsets
 
-    assert [w for w, _, _ in spans(text)] == words(text)
+    found, starts, ends = words_with_offsets(text)
+    assert found == words(text)
+    assert len(starts) == len(ends) == len(found)
+    for word, start, end in zip(found, starts, ends, strict=True):
+        assert text[start:end].casefold().replace("’", "'") == word
 
 
 @pytest.mark.parametrize(
