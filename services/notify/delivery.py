@@ -401,6 +401,9 @@ class WebhookDispatcher:
             log.warning("alert_dead_lettered", reason=error.reason, alerts=len(items))
         elif outcome == "delivered":
             log.info("alert_delivered", webhook_id=webhook_id, alerts=len(items))
+            latency = self.metrics.webhook_delivery_seconds.labels(self._service)
+            for item in items:
+                latency.observe(max(0.0, now_ms - item.record.timestamp) / 1000)
         self._finish(lane, items, outcome)
 
     def _dead_letter_record(self, record: InputRecord, error: DeliveryFailed) -> OutRecord:

@@ -10,6 +10,24 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000)
 # Webhook requests: receivers get up to the request timeout (15 s by default).
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Alert written -> receiver's 2xx: milliseconds when all is well, hours through retries.
+_DELIVERY_BUCKETS = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+    3600.0,
+    21600.0,
+    86400.0,
+)
 
 
 class WorkerMetrics:
@@ -103,6 +121,13 @@ class WorkerMetrics:
             "Time from sending a webhook request to its response (or failure).",
             ["service"],
             buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.webhook_delivery_seconds = Histogram(
+            "newswire_webhook_delivery_seconds",
+            "From the alert's broker timestamp to the receiver's 2xx, retries included.",
+            ["service"],
+            buckets=_DELIVERY_BUCKETS,
             registry=r,
         )
         self.webhook_digests = Counter(

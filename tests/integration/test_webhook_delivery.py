@@ -246,6 +246,9 @@ async def test_signed_webhook_verified_by_standardwebhooks(
                 return await committed(kafka_bootstrap, settings, partition) == offset + 1
 
             await wait_until(committed_past, 10, "the commit")
+            assert sample(registry, "newswire_webhook_delivery_seconds_count") == 1
+            assert sample(registry, "newswire_webhook_request_seconds_count") == 1
+            assert sample(registry, "newswire_pending_records") == 0
     [hit] = receiver.hits
     assert hit.verified
     assert hit.webhook_id == alert.alert_id
@@ -600,3 +603,78 @@ async def test_killed_worker_process_redelivers_after_restart(
             assert second.stop() == 0
     assert {h.webhook_id for h in receiver.hits} == {alert.alert_id}
     assert all(h.verified for h in receiver.hits)
+
+
+async def test_undecodable_alert_is_dead_lettered(kafka_bootstrap: str, topic_prefix: str) -> None:
+    """Bytes that are not an Alert go to news.alerts.dlq as invalid_envelope, unchanged,
+    and the worker keeps delivering the alerts behind them."""
+    receiver = Receiver()
+    alert = make_alert("sub-after-junk", 1)
+    settings = settings_for(kafka_bootstrap, topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic_prefix + topics.ALERTS.name, value=b"{not json", key=b"sub-after-junk"
+        )
+    finally:
+        await producer.stop()
+    async with serving(hook=receiver) as base:
+        targets = {"sub-after-junk": WebhookTarget(f"{base}/hook", receiver.secret)}
+        await produce(kafka_bootstrap, topic_prefix, [alert])
+        async with delivering(settings, targets) as registry:
+
+            async def both() -> bool:
+                return sample(registry, "newswire_webhook_deliveries_total") == 2
+
+            await wait_until(both, 30, "the junk dead-lettered and the alert delivered")
+    [record] = await dead_letters(kafka_bootstrap, topic_prefix, 1)
+    assert record.value == b"{not json"
+    assert dlq.header_map(record.headers)[dlq.REASON] == "invalid_envelope"
+    assert [h.webhook_id for h in receiver.hits] == [alert.alert_id]
+
+
+async def test_a_full_partition_pauses_until_alerts_finish(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """With max_pending_per_partition=2, two alerts retrying fill partition 0's window: the
+    alert behind them is not even read until they finish, then it is delivered."""
+    down_a, down_b, up = Receiver(statuses=[500]), Receiver(statuses=[500]), Receiver()
+    settings = settings_for(
+        kafka_bootstrap,
+        topic_prefix,
+        retry_base_delay_seconds=0.1,
+        retry_max_delay_seconds=0.1,
+        retry_max_attempts=1000,
+        max_pending_per_partition=2,
+    )
+    settings = settings.model_copy(
+        update={"kafka": KafkaSettings(bootstrap=kafka_bootstrap, max_batch=1)}
+    )
+    async with serving(a=down_a, b=down_b, up=up) as base:
+        targets = {
+            "sub-a": WebhookTarget(f"{base}/a", down_a.secret),
+            "sub-b": WebhookTarget(f"{base}/b", down_b.secret),
+            "sub-up": WebhookTarget(f"{base}/up", up.secret),
+        }
+        alerts = [make_alert("sub-a", 1), make_alert("sub-b", 2), make_alert("sub-up", 3)]
+        await produce(kafka_bootstrap, topic_prefix, alerts, partition=0)
+        async with delivering(settings, targets) as registry:
+
+            async def both_retrying() -> bool:
+                return len(down_a.hits) >= 3 and len(down_b.hits) >= 3
+
+            await wait_until(both_retrying, 30, "two alerts retrying")
+            await asyncio.sleep(0.5)
+            assert up.hits == []
+            assert sample(registry, "newswire_pending_records") == 2
+            down_a.statuses = [200]
+            down_b.statuses = [200]
+
+            async def all_delivered() -> bool:
+                return (
+                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 3
+                )
+
+            await wait_until(all_delivered, 30, "every alert once the window opened")
+    assert [h.webhook_id for h in up.hits] == [alerts[2].alert_id]
