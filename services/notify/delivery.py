@@ -55,6 +55,7 @@ from services.runtime.worker import InputRecord, OutRecord
 
 log = structlog.get_logger("newswire.notify")
 
+PRUNE_PLANNERS_EVERY = 10_000
 Targets = Callable[[str], WebhookTarget | None]
 OnGone = Callable[[str, str], Awaitable[None]]
 Emit = Callable[[list[OutRecord]], Awaitable[None]]
@@ -78,7 +79,6 @@ class _Lane:
     partition: TopicPartitionKey
     subscription_id: str
     queue: deque[_Item] = field(default_factory=deque)
-    planner: DigestPlanner | None = None
     task: "asyncio.Task[None] | None" = None
 
 
@@ -119,6 +119,8 @@ class WebhookDispatcher:
         self._lanes: dict[tuple[TopicPartitionKey, str], _Lane] = {}
         self._loose: dict[TopicPartitionKey, set[asyncio.Task[None]]] = {}
         self._gone: set[str] = set()
+        self._planners: dict[str, DigestPlanner] = {}
+        self._submitted = 0
         self._service = metrics.service
 
     # -- the Dispatcher protocol -------------------------------------------------------------
@@ -135,6 +137,9 @@ class WebhookDispatcher:
             error = DeliveryFailed("invalid_envelope", f"not a valid Alert: {detail}")
             self._spawn_loose(partition, self._reject(record, error, future))
             return future
+        self._submitted += 1
+        if self._submitted % PRUNE_PLANNERS_EVERY == 0:
+            self._forget_idle_planners()
         item = _Item(record, alert, alert.model_dump_json().encode(), future)
         key = (partition, alert.subscription_id)
         lane = self._lanes.get(key)
@@ -235,8 +240,7 @@ class WebhookDispatcher:
             if digest is not None and digest.members:
                 await self._resume_digest(lane, head, digest)
                 return
-        if lane.planner is None:
-            lane.planner = self._planner(target)
+        planner = self._planner(alert.subscription_id, target)
         # The head (possibly with a plan whose digest entry expired) and the alerts behind it
         # that nothing was planned for yet.
         fresh = [head]
@@ -244,7 +248,7 @@ class WebhookDispatcher:
             if self.ledger.get(item.alert.alert_id) is not None:
                 break
             fresh.append(item)
-        count, wait = lane.planner.next_send(self._monotonic(), len(fresh))
+        count, wait = planner.next_send(self._monotonic(), len(fresh))
         if count == 0:
             await asyncio.sleep(wait)
             return
@@ -294,10 +298,31 @@ class WebhookDispatcher:
             error = DeliveryFailed(reason, f"its digest {digest.webhook_id} ended {reason}")
             await self._settle(lane, [head], "dead_letter", error)
 
-    def _planner(self, target: WebhookTarget) -> DigestPlanner:
+    def _planner(self, subscription_id: str, target: WebhookTarget) -> DigestPlanner:
+        """The subscription's planner. It outlives lanes (a lane ends when its queue is
+        empty; the bucket must not refill just because alerts came one at a time), and is
+        rebuilt when the target's rate or burst changes."""
         rate = target.rate_per_minute or self.settings.rate_per_minute
         burst = target.burst or self.settings.burst
-        return DigestPlanner(TokenBucket(rate / 60.0, burst), self.settings.digest_max_alerts)
+        planner = self._planners.get(subscription_id)
+        if planner is None or (planner.bucket.rate_per_second, planner.bucket.burst) != (
+            rate / 60.0,
+            burst,
+        ):
+            planner = DigestPlanner(
+                TokenBucket(rate / 60.0, burst), self.settings.digest_max_alerts
+            )
+            self._planners[subscription_id] = planner
+        return planner
+
+    def _forget_idle_planners(self) -> None:
+        # A planner whose bucket has refilled is the same as a new one: dropping it keeps
+        # memory to the subscriptions that were busy lately.
+        now = self._monotonic()
+        busy = {lane.subscription_id for lane in self._lanes.values()}
+        for subscription_id, planner in list(self._planners.items()):
+            if subscription_id not in busy and planner.bucket.is_full(now):
+                del self._planners[subscription_id]
 
     # -- one webhook, with retries -----------------------------------------------------------
 

@@ -35,6 +35,10 @@ class TokenBucket:
             return True
         return False
 
+    def is_full(self, now: float) -> bool:
+        self._refill(now)
+        return self.tokens >= self.burst
+
     def seconds_until_token(self, now: float) -> float:
         self._refill(now)
         return max(0.0, (1.0 - self.tokens) / self.rate_per_second)

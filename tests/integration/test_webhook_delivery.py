@@ -678,3 +678,41 @@ async def test_a_full_partition_pauses_until_alerts_finish(
 
             await wait_until(all_delivered, 30, "every alert once the window opened")
     assert [h.webhook_id for h in up.hits] == [alerts[2].alert_id]
+
+
+async def test_the_rate_limit_holds_across_quiet_moments(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The bucket belongs to the subscription, not to a burst of alerts: after one alert
+    spent the only token, two later alerts wait for the next token and go as one digest."""
+    receiver = Receiver()
+    first, second, third = (make_alert("sub-steady", n) for n in range(3))
+    settings = settings_for(kafka_bootstrap, topic_prefix)
+    async with serving(hook=receiver) as base:
+        targets = {
+            "sub-steady": WebhookTarget(
+                f"{base}/hook", receiver.secret, rate_per_minute=30.0, burst=1
+            )
+        }
+        async with delivering(settings, targets) as registry:
+            await produce(kafka_bootstrap, topic_prefix, [first])
+
+            async def one() -> bool:
+                return len(receiver.hits) == 1
+
+            await wait_until(one, 30, "the first alert")
+            await produce(kafka_bootstrap, topic_prefix, [second, third])
+
+            async def all_three() -> bool:
+                return (
+                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 3
+                )
+
+            await wait_until(all_three, 30, "the digest")
+    single, digest = receiver.hits
+    assert single.webhook_id == first.alert_id
+    assert [a["alert_id"] for a in json.loads(digest.body)["alerts"]] == [
+        second.alert_id,
+        third.alert_id,
+    ]
+    assert digest.at - single.at >= 1.9  # one token every 2 s

@@ -25,6 +25,13 @@ class TestTokenBucket:
         # An hour idle refills to burst, not to 3,600.
         assert [bucket.try_take(3600.0) for _ in range(3)] == [True, True, False]
 
+    def test_is_full_after_refill(self) -> None:
+        bucket = TokenBucket(rate_per_second=1.0, burst=2)
+        assert bucket.is_full(0.0)
+        assert bucket.try_take(0.0)
+        assert not bucket.is_full(0.5)
+        assert bucket.is_full(1.0)
+
     def test_clock_going_backwards_does_not_mint_tokens(self) -> None:
         bucket = TokenBucket(rate_per_second=1.0, burst=1)
         assert bucket.try_take(10.0)
