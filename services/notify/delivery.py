@@ -131,9 +131,22 @@ class WebhookDispatcher:
         try:
             if record.value is None:
                 raise ValueError("record has no value (a tombstone on a data topic)")
+            if len(record.value) > self.settings.webhook_max_body_bytes:
+                error = DeliveryFailed(
+                    "record_too_large",
+                    f"{len(record.value)} bytes > webhook body limit "
+                    f"{self.settings.webhook_max_body_bytes}",
+                )
+                self._spawn_loose(partition, self._reject(record, error, future))
+                return future
             alert = Alert.model_validate_json(record.value)
         except (ValidationError, ValueError) as exc:
-            detail = exc.json(include_url=False) if isinstance(exc, ValidationError) else str(exc)
+            # include_input=False: the DLQ keeps the payload as its value.
+            detail = (
+                exc.json(include_url=False, include_input=False)
+                if isinstance(exc, ValidationError)
+                else str(exc)
+            )
             error = DeliveryFailed("invalid_envelope", f"not a valid Alert: {detail}")
             self._spawn_loose(partition, self._reject(record, error, future))
             return future
@@ -252,8 +265,8 @@ class WebhookDispatcher:
         if count == 0:
             await asyncio.sleep(wait)
             return
-        group = fresh[:count]
-        if count == 1:
+        group = _fitting(fresh[:count], self.settings.webhook_max_body_bytes)
+        if len(group) == 1:
             await self._deliver(lane, alert.alert_id, head.body, group, ())
             return
         ids = [item.alert.alert_id for item in group]
@@ -436,6 +449,19 @@ class WebhookDispatcher:
         headers = dead_letter_headers(record.headers, error, self._service, where)
         assert topics.ALERTS.dlq is not None
         return OutRecord(topics.ALERTS.dlq, record.key, record.value or b"", headers)
+
+
+def _fitting(items: list[_Item], max_bytes: int) -> list[_Item]:
+    """The leading items whose bodies fit one digest of ``max_bytes`` (at least one; the
+    digest envelope is small next to the alerts)."""
+    taken: list[_Item] = []
+    size = 0
+    for item in items:
+        size += len(item.body) + 1
+        if taken and size > max_bytes:
+            break
+        taken.append(item)
+    return taken
 
 
 def load_targets(path: Path) -> dict[str, WebhookTarget]:

@@ -23,6 +23,9 @@ class WebhookSettings(BaseModel):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     # Only the status matters; a receiver cannot make us buffer a large answer.
     webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    # What we send: an alert larger than this is dead-lettered (record_too_large); a digest
+    # takes the alerts that fit (the spec recommends small payloads).
+    webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Retry budget (services/notify/retry.py): attempts and time since the first attempt.
     retry_base_delay_seconds: float = Field(default=1.0, ge=0)
     retry_max_delay_seconds: float = Field(default=600.0, ge=0)
