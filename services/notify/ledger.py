@@ -18,6 +18,7 @@ at-least-once, with the id as the receiver's idempotency key.
 """
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from services.runtime.table import ChangelogTable
 State = Literal["planned", "done"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LedgerEntry:
     state: State
     webhook_id: str
@@ -57,11 +58,13 @@ def decode(value: bytes) -> LedgerEntry:
     data = json.loads(value)
     if not isinstance(data, dict) or data.get("state") not in ("planned", "done"):
         raise ValueError("not a ledger entry")
+    # Every worker holds the whole ledger in memory (~310 bytes an entry): slots, and
+    # shared strings for the few repeated values.
     return LedgerEntry(
-        state=data["state"],
+        state=sys.intern(data["state"]),
         webhook_id=str(data["webhook_id"]),
         members=tuple(str(m) for m in data.get("members", [])),
-        outcome=str(data.get("outcome", "")),
+        outcome=sys.intern(str(data.get("outcome", ""))),
         at_ms=int(data.get("at_ms", 0)),
         body=str(data.get("body", "")),
     )
