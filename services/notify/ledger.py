@@ -61,7 +61,7 @@ def decode(value: bytes) -> LedgerEntry:
     # Every worker holds the whole ledger in memory (~310 bytes an entry): slots, and
     # shared strings for the few repeated values.
     return LedgerEntry(
-        state=sys.intern(data["state"]),
+        state="planned" if data["state"] == "planned" else "done",
         webhook_id=str(data["webhook_id"]),
         members=tuple(str(m) for m in data.get("members", [])),
         outcome=sys.intern(str(data.get("outcome", ""))),
