@@ -716,3 +716,49 @@ async def test_the_rate_limit_holds_across_quiet_moments(
         third.alert_id,
     ]
     assert digest.at - single.at >= 1.9  # one token every 2 s
+
+
+async def test_rebalance_mid_retry_hands_the_alert_over(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """A second worker joins while the first retries an alert: the alerts end up delivered
+    exactly once each (2xx), the retried one under its one webhook-id, whoever owns it."""
+    flaky, steady = Receiver(statuses=[500]), Receiver()
+    settings = settings_for(
+        kafka_bootstrap,
+        topic_prefix,
+        retry_base_delay_seconds=0.1,
+        retry_max_delay_seconds=0.1,
+        retry_max_attempts=1000,
+    )
+    retried = make_alert("sub-flaky", 1)
+    others = [make_alert(f"sub-{n}", n) for n in range(12)]
+    async with serving(flaky=flaky, steady=steady) as base:
+        targets = {"sub-flaky": WebhookTarget(f"{base}/flaky", flaky.secret)}
+        targets |= {
+            a.subscription_id: WebhookTarget(f"{base}/steady", steady.secret) for a in others
+        }
+        await produce(kafka_bootstrap, topic_prefix, [retried])
+        async with delivering(settings, targets):
+
+            async def retrying() -> bool:
+                return len(flaky.hits) >= 2
+
+            await wait_until(retrying, 30, "the first worker retrying")
+            async with delivering(settings, targets):
+                await produce(kafka_bootstrap, topic_prefix, others)
+
+                async def steady_done() -> bool:
+                    return len(steady.hits) >= len(others)
+
+                await wait_until(steady_done, 30, "the other alerts")
+                flaky.statuses = [200]
+
+                async def flaky_done() -> bool:
+                    return bool(flaky.answered(200))
+
+                await wait_until(flaky_done, 30, "the retried alert")
+                await asyncio.sleep(1.0)  # room for a wrong second delivery
+    assert len(flaky.answered(200)) == 1
+    assert {h.webhook_id for h in flaky.hits} == {retried.alert_id}
+    assert sorted(h.webhook_id for h in steady.hits) == sorted(a.alert_id for a in others)
