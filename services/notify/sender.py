@@ -8,7 +8,6 @@ import aiohttp
 
 from services.notify.settings import WebhookSettings
 from services.notify.ssrf import (
-    AllowList,
     WebhookRefused,
     check_literal_host,
     guarded_connector_args,
@@ -46,7 +45,7 @@ class WebhookSender:
 
     def __init__(self, settings: WebhookSettings) -> None:
         self._settings = settings
-        self._allow = AllowList.parse(settings.webhook_allow_hosts)
+        self._allow = settings.allow_list()
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

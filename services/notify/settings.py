@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import NoDecode
 
+from services.notify.ssrf import AllowList
 from services.runtime.settings import HttpSettings, RuntimeSettings
 
 DEFAULT_SUBSCRIPTIONS = Path(__file__).parent / "data" / "subscriptions.yaml"
@@ -42,6 +43,10 @@ class WebhookSettings(BaseModel):
     # Static webhook targets (YAML/JSON: subscription id -> url, secret, ...), for running
     # the delivery worker without the subscriptions topic; None: no webhook targets.
     webhook_targets_path: Path | None = None
+
+    def allow_list(self) -> AllowList:
+        """The SSRF allow-list, for ``check_webhook_url(url, settings.notify.allow_list())``."""
+        return AllowList.parse(self.webhook_allow_hosts)
 
     @field_validator("webhook_allow_hosts", mode="before")
     @classmethod

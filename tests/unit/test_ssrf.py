@@ -118,6 +118,9 @@ class TestAllowList:
         monkeypatch.setenv("NEWSWIRE_NOTIFY__WEBHOOK_ALLOW_HOSTS", "127.0.0.1, ::1/128")
         assert DeliverySettings().notify.webhook_allow_hosts == ("127.0.0.1", "::1/128")
         assert WebhookSettings().webhook_allow_hosts == ()
+        assert DeliverySettings().notify.allow_list() == AllowList(
+            frozenset(), (ipaddress.ip_network("127.0.0.1"), ipaddress.ip_network("::1"))
+        )
 
 
 class TestUrls:
