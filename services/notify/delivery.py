@@ -20,10 +20,11 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 import yaml
@@ -120,6 +121,7 @@ class WebhookDispatcher:
         self._loose: dict[TopicPartitionKey, set[asyncio.Task[None]]] = {}
         self._gone: set[str] = set()
         self._planners: dict[str, DigestPlanner] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # every lane and loose task, to await
         self._submitted = 0
         self._service = metrics.service
 
@@ -162,6 +164,8 @@ class WebhookDispatcher:
         lane.queue.append(item)
         if lane.task is None:
             lane.task = asyncio.create_task(self._run_lane(lane), name=f"lane-{key}")
+            self._tasks.add(lane.task)
+            lane.task.add_done_callback(self._tasks.discard)
         return future
 
     def abandon(self, partitions: set[TopicPartitionKey]) -> None:
@@ -178,15 +182,16 @@ class WebhookDispatcher:
 
     async def close(self) -> None:
         self.abandon({lane.partition for lane in self._lanes.values()} | set(self._loose))
+        # Let cancelled attempts unwind (close their connections) before the session goes.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sender.close()
 
     # -- lanes -------------------------------------------------------------------------------
 
-    def _spawn_loose(self, partition: TopicPartitionKey, work: Awaitable[None]) -> None:
-        async def run() -> None:
-            await work
-
-        task = asyncio.create_task(run())
+    def _spawn_loose(self, partition: TopicPartitionKey, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         tasks = self._loose.setdefault(partition, set())
         tasks.add(task)
         task.add_done_callback(tasks.discard)
