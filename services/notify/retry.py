@@ -37,9 +37,9 @@ class RetryPolicy:
     first, whichever ends first; delays from ``base_delay_seconds`` doubling up to
     ``max_delay_seconds``."""
 
-    base_delay_seconds: float = 1.0
-    max_delay_seconds: float = 600.0
-    max_attempts: int = 8
+    base_delay_seconds: float = 5.0
+    max_delay_seconds: float = 3600.0
+    max_attempts: int = 30
     max_elapsed_seconds: float = 24 * 3600.0
 
     def backoff(self, attempt: int, unit: float) -> float:

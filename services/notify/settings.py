@@ -28,9 +28,11 @@ class WebhookSettings(BaseModel):
     # takes the alerts that fit (the spec recommends small payloads).
     webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Retry budget (services/notify/retry.py): attempts and time since the first attempt.
-    retry_base_delay_seconds: float = Field(default=1.0, ge=0)
-    retry_max_delay_seconds: float = Field(default=600.0, ge=0)
-    retry_max_attempts: int = Field(default=8, ge=1)
+    # The spec suggests retrying over days; these ceilings (5 s doubling to 1 h) add up to
+    # ~20 h over 30 attempts, ~10 h on average with full jitter; the day ends it anyway.
+    retry_base_delay_seconds: float = Field(default=5.0, ge=0)
+    retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
+    retry_max_attempts: int = Field(default=30, ge=1)
     retry_max_elapsed_seconds: float = Field(default=24 * 3600.0, gt=0)
     # Per-subscription token bucket (a target may override): alerts over it become digests.
     rate_per_minute: float = Field(default=60.0, gt=0)
