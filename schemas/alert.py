@@ -30,3 +30,17 @@ class Alert(Contract):
     matched_terms: list[str] = Field(description="Article terms behind those topics.")
     sentiment: Sentiment
     created_at: UtcDatetime = Field(description="When notify produced the alert (UTC).")
+
+
+class AlertDigest(Contract):
+    """A webhook body carrying several alerts of one subscription: sent when alerts arrived
+    faster than the subscription's rate limit (not a topic payload; webhook bodies only)."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this contract.")
+    type: Literal["alert.digest"] = "alert.digest"
+    digest_id: str = Field(
+        pattern=r"^dg_[0-9a-f]{32}$",
+        description="blake2b-128 of the alerts' ids in order; also the webhook-id.",
+    )
+    subscription_id: str
+    alerts: list[Alert] = Field(min_length=2, description="In the order notify produced them.")

@@ -50,7 +50,9 @@ ARTICLES: TopicSpec[Article] = TopicSpec(
 ENRICHED: TopicSpec[EnrichedArticle] = TopicSpec(
     "news.enriched", EnrichedArticle, "article.article_id", _enriched_key, dlq="news.enriched.dlq"
 )
-ALERTS: TopicSpec[Alert] = TopicSpec("news.alerts", Alert, "subscription_id", _alert_key)
+ALERTS: TopicSpec[Alert] = TopicSpec(
+    "news.alerts", Alert, "subscription_id", _alert_key, dlq="news.alerts.dlq"
+)
 
 ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS)
 
@@ -59,6 +61,8 @@ ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS)
 # also deleted after retention.ms, which bounds them to the state's useful life.
 INGEST_DEDUP = "news.ingest.dedup"
 ENRICH_STORIES = "news.enrich.stories"
+# Webhook delivery ledger: alert id -> digest plan or terminal outcome (services/notify/ledger.py).
+ALERT_DELIVERIES = "news.alerts.deliveries"
 _DAY_MS = 24 * 3600 * 1000
 STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Dedup keys matter for the 7-day window; a day more covers restarts and clock skew.
@@ -71,6 +75,13 @@ STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     ENRICH_STORIES: {
         "cleanup.policy": "compact,delete",
         "retention.ms": str(4 * _DAY_MS),
+        "segment.ms": str(3600 * 1000),
+    },
+    # An entry matters until its alert's offset is committed: at most the retry budget (a day
+    # by default) plus a restart; two more days of margin.
+    ALERT_DELIVERIES: {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(3 * _DAY_MS),
         "segment.ms": str(3600 * 1000),
     },
 }

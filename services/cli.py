@@ -64,6 +64,31 @@ def _run_service(name: str) -> int:
     return 0
 
 
+def _run_deliver() -> int:
+    """The webhook delivery worker. Until the subscriptions topic is wired in, targets come
+    from ``NEWSWIRE_NOTIFY__WEBHOOK_TARGETS_PATH`` and a 410 only disables the endpoint in
+    this process (logged)."""
+    import structlog
+
+    from services.notify.delivery import load_targets, run_delivery
+    from services.notify.settings import DeliverySettings
+    from services.runtime.logging import configure_logging
+
+    _default_bootstrap()
+    settings = DeliverySettings()
+    configure_logging(settings.log_level, settings.log_format, "deliver")
+    path = settings.notify.webhook_targets_path
+    targets = load_targets(path) if path else {}
+    log = structlog.get_logger("newswire.notify")
+    log.info("webhook_targets_loaded", count=len(targets), path=str(path))
+
+    async def on_gone(subscription_id: str, reason: str) -> None:
+        log.warning("subscription_webhook_disabled", subscription_id=subscription_id, reason=reason)
+
+    asyncio.run(run_delivery(settings, targets.get, on_gone, handle_signals=True))
+    return 0
+
+
 def _produce(args: argparse.Namespace) -> int:
     from services.runtime.io import produce_raw, raw_event_from_file
 
@@ -320,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("ingest", "enrich", "notify"):
         sub.add_parser(name, help=f"run the {name} worker until SIGTERM/SIGINT")
+    sub.add_parser("deliver", help="run the webhook delivery worker until SIGTERM/SIGINT")
 
     p = sub.add_parser("produce", help="publish raw files to news.raw as a scraper would")
     p.add_argument("files", nargs="+")
@@ -380,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("ingest", "enrich", "notify"):
         return _run_service(args.command)
+    if args.command == "deliver":
+        return _run_deliver()
     handlers = {
         "produce": _produce,
         "tail": _tail,

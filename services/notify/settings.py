@@ -1,10 +1,64 @@
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import NoDecode
 
+from services.notify.ssrf import AllowList
 from services.runtime.settings import HttpSettings, RuntimeSettings
 
 DEFAULT_SUBSCRIPTIONS = Path(__file__).parent / "data" / "subscriptions.yaml"
+
+
+class WebhookSettings(BaseModel):
+    """Webhook delivery knobs, ``NEWSWIRE_NOTIFY__<NAME>`` (e.g.
+    ``NEWSWIRE_NOTIFY__WEBHOOK_ALLOW_HOSTS=127.0.0.1``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # SSRF guard exceptions: host names or CIDRs, comma-separated. Empty in production.
+    webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    # The spec recommends 15-30 s for receivers to answer; connecting gets less.
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Only the status matters; a receiver cannot make us buffer a large answer.
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    # What we send: an alert larger than this is dead-lettered (record_too_large); a digest
+    # takes the alerts that fit (the spec recommends small payloads).
+    webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Retry budget (services/notify/retry.py): attempts and time since the first attempt.
+    # The spec suggests retrying over days; these ceilings (5 s doubling to 1 h) add up to
+    # ~20 h over 30 attempts, ~10 h on average with full jitter; the day ends it anyway.
+    retry_base_delay_seconds: float = Field(default=5.0, ge=0)
+    retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
+    retry_max_attempts: int = Field(default=30, ge=1)
+    retry_max_elapsed_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # Per-subscription token bucket (a target may override): alerts over it become digests.
+    rate_per_minute: float = Field(default=60.0, gt=0)
+    burst: int = Field(default=10, ge=1)
+    digest_max_alerts: int = Field(default=50, ge=1, le=1000)
+    # HTTP requests in flight at once across all subscriptions.
+    max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
+    # Alerts read but not yet delivered per partition; past this the partition is paused.
+    max_pending_per_partition: int = Field(default=1000, ge=1)
+    # Static webhook targets (YAML/JSON: subscription id -> url, secret, ...), for running
+    # the delivery worker without the subscriptions topic; None: no webhook targets.
+    webhook_targets_path: Path | None = None
+
+    def allow_list(self) -> AllowList:
+        """The SSRF allow-list, for ``check_webhook_url(url, settings.notify.allow_list())``."""
+        return AllowList.parse(self.webhook_allow_hosts)
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return tuple(json.loads(text))
+            return tuple(p.strip() for p in text.split(",") if p.strip())
+        return value
 
 
 class NotifySettings(RuntimeSettings):
@@ -12,3 +66,11 @@ class NotifySettings(RuntimeSettings):
     subscriptions_path: Path = Field(
         default=DEFAULT_SUBSCRIPTIONS, description="Subscriptions file (YAML or JSON)."
     )
+    notify: WebhookSettings = WebhookSettings()
+
+
+class DeliverySettings(RuntimeSettings):
+    """The webhook delivery worker (``newswire deliver``): news.alerts → subscribers' URLs."""
+
+    http: HttpSettings = HttpSettings(port=9104)
+    notify: WebhookSettings = WebhookSettings()

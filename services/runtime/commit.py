@@ -54,3 +54,44 @@ class PendingOffsets:
     def forget(self, partitions: set[TopicPartitionKey]) -> None:
         for key in partitions:
             self.offsets.pop(key, None)
+
+
+@dataclass
+class OutOfOrderOffsets:
+    """One partition's records handed out for work that may finish in any order.
+
+    The committable position is the first record not finished yet (or one past the last):
+    a record finished after an unfinished one is read again after a restart, never skipped.
+    """
+
+    # offset -> finished; insertion order is offset order (records arrive in order).
+    records: dict[int, bool] = field(default_factory=dict)
+    finished_count: int = 0
+
+    def add(self, offset: int) -> None:
+        self.records.setdefault(offset, False)
+
+    def finish(self, offset: int) -> None:
+        if offset in self.records and not self.records[offset]:
+            self.records[offset] = True
+            self.finished_count += 1
+
+    def pending(self) -> int:
+        return len(self.records) - self.finished_count
+
+    def advance(self) -> tuple[int, int] | None:
+        """Drops the finished prefix; returns (next offset to commit, records dropped), or
+        None when the first record is still unfinished."""
+        dropped = 0
+        last = -1
+        for offset, done in self.records.items():
+            if not done:
+                break
+            last = offset
+            dropped += 1
+        if not dropped:
+            return None
+        for offset in list(self.records)[:dropped]:
+            del self.records[offset]
+        self.finished_count -= dropped
+        return last + 1, dropped

@@ -8,6 +8,26 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000)
+# Webhook requests: receivers get up to the request timeout (15 s by default).
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Alert written -> receiver's 2xx: milliseconds when all is well, hours through retries.
+_DELIVERY_BUCKETS = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+    3600.0,
+    21600.0,
+    86400.0,
+)
 
 
 class WorkerMetrics:
@@ -71,6 +91,54 @@ class WorkerMetrics:
         self.last_loop_timestamp = Gauge(
             "newswire_loop_last_turn_timestamp_seconds",
             "Unix time of the last turn of the consume loop.",
+            ["service"],
+            registry=r,
+        )
+        # Records handed to a dispatcher (webhook delivery) and not finished yet.
+        self.pending_records = Gauge(
+            "newswire_pending_records",
+            "Records read and not yet finished (delivered or dead-lettered).",
+            ["service"],
+            registry=r,
+        )
+        # Per alert, its final outcome: delivered | dead_letter | gone | disabled | no_webhook
+        # | already_done (read again after a restart, finished before it).
+        self.webhook_deliveries = Counter(
+            "newswire_webhook_deliveries",
+            "Alerts finished by the webhook worker, by outcome.",
+            ["service", "outcome"],
+            registry=r,
+        )
+        # Per HTTP attempt: 2xx | 3xx | 4xx | 5xx | error (timeout, reset) | refused (SSRF guard).
+        self.webhook_attempts = Counter(
+            "newswire_webhook_attempts",
+            "Webhook HTTP attempts, by result class.",
+            ["service", "result"],
+            registry=r,
+        )
+        self.webhook_request_seconds = Histogram(
+            "newswire_webhook_request_seconds",
+            "Time from sending a webhook request to its response (or failure).",
+            ["service"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.webhook_delivery_seconds = Histogram(
+            "newswire_webhook_delivery_seconds",
+            "From the alert's broker timestamp to the receiver's 2xx, retries included.",
+            ["service"],
+            buckets=_DELIVERY_BUCKETS,
+            registry=r,
+        )
+        self.webhook_digests = Counter(
+            "newswire_webhook_digests",
+            "Digest webhooks first sent (several rate-limited alerts in one request).",
+            ["service"],
+            registry=r,
+        )
+        self.webhook_endpoints_disabled = Counter(
+            "newswire_webhook_endpoints_disabled",
+            "Endpoints disabled because the receiver answered 410 Gone.",
             ["service"],
             registry=r,
         )

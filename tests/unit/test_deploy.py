@@ -7,7 +7,7 @@ import yaml
 
 from services.enrich.settings import EnrichSettings
 from services.ingest.settings import IngestSettings
-from services.notify.settings import NotifySettings
+from services.notify.settings import DeliverySettings, NotifySettings
 from services.runtime.local import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -15,6 +15,7 @@ PORTS = {
     "ingest": IngestSettings().http.port,
     "enrich": EnrichSettings().http.port,
     "notify": NotifySettings().http.port,
+    "deliver": DeliverySettings().http.port,
 }
 
 
@@ -41,4 +42,4 @@ def test_prometheus_scrapes_every_service() -> None:
 
 
 def test_ports_are_distinct() -> None:
-    assert len(set(PORTS.values())) == 3
+    assert len(set(PORTS.values())) == len(PORTS)

@@ -56,6 +56,8 @@ def test_topic_names_include_dead_letter_and_state_topics() -> None:
         "news.enriched",
         "news.enriched.dlq",
         "news.alerts",
+        "news.alerts.dlq",
         "news.ingest.dedup",
         "news.enrich.stories",
+        "news.alerts.deliveries",
     ]
