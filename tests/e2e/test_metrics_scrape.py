@@ -34,7 +34,9 @@ async def test_real_scrapes_lint_clean_and_cover_the_dashboard(
     kafka_bootstrap: str, topic_prefix: str, spawn: Spawn
 ) -> None:
     if shutil.which("promtool") is None:
-        pytest.skip("promtool not found: run scripts/system-deps as root (apt-get install prometheus)")
+        pytest.skip(
+            "promtool not found: run scripts/system-deps as root (apt-get install prometheus)"
+        )
     workers = [spawn("ingest"), spawn("enrich"), spawn("notify")]
     for w in workers:
         await w.wait_ready()

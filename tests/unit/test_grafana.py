@@ -78,7 +78,9 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
     """Each panel query becomes a recording rule that promtool parses."""
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip("promtool not found: run scripts/system-deps as root (apt-get install prometheus)")
+        pytest.skip(
+            "promtool not found: run scripts/system-deps as root (apt-get install prometheus)"
+        )
     exprs = [as_promql(e) for where, e in dashboard_expressions() if not where.startswith("var")]
     rules = {
         "groups": [

@@ -67,7 +67,9 @@ async def scrape(service: str) -> str:
 
 def needs_promtool() -> None:
     if shutil.which("promtool") is None:
-        pytest.skip("promtool not found: run scripts/system-deps as root (apt-get install prometheus)")
+        pytest.skip(
+            "promtool not found: run scripts/system-deps as root (apt-get install prometheus)"
+        )
 
 
 async def test_scrape_passes_promtool_check_metrics() -> None:

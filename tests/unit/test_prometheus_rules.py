@@ -21,7 +21,9 @@ RULES_TEST = PROMETHEUS / "rules_test.yml"
 def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
-        pytest.skip("promtool not found: run scripts/system-deps as root (apt-get install prometheus)")
+        pytest.skip(
+            "promtool not found: run scripts/system-deps as root (apt-get install prometheus)"
+        )
     return path
 
 
