@@ -10,6 +10,7 @@ from schemas.alert import Alert
 from schemas.article import Article
 from schemas.enriched import EnrichedArticle
 from schemas.raw import RawArticleEvent
+from schemas.subscription import Subscription
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,6 +39,10 @@ def _alert_key(a: Alert) -> str:
     return a.subscription_id
 
 
+def _subscription_key(s: Subscription) -> str:
+    return s.id
+
+
 RAW: TopicSpec[RawArticleEvent] = TopicSpec(
     "news.raw",
     RawArticleEvent,
@@ -52,7 +57,15 @@ ENRICHED: TopicSpec[EnrichedArticle] = TopicSpec(
 )
 ALERTS: TopicSpec[Alert] = TopicSpec("news.alerts", Alert, "subscription_id", _alert_key)
 
-ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS)
+# The subscriptions' only store (no database): compacted, a null value deletes.
+SUBSCRIPTIONS: TopicSpec[Subscription] = TopicSpec(
+    "news.subscriptions",
+    Subscription,
+    "subscription id; a null value (tombstone) deletes it",
+    _subscription_key,
+)
+
+ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS, SUBSCRIPTIONS)
 
 
 # State changelogs (services/runtime/table.py). Compacted, so the latest value per key stays;
@@ -74,6 +87,12 @@ STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
         "segment.ms": str(3600 * 1000),
     },
 }
+# Data topics with non-default configs. news.subscriptions is the source of truth, so it is
+# compacted only: no "delete", its latest value per key never expires.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    SUBSCRIPTIONS.name: {"cleanup.policy": "compact"},
+    **STATE_TOPIC_CONFIGS,
+}
 
 
 def all_topic_names() -> list[str]:
@@ -88,4 +107,4 @@ def all_topic_names() -> list[str]:
 
 def topic_configs(prefix: str = "") -> dict[str, dict[str, str]]:
     """Prefixed topic name → its non-default broker configs, for every newswire topic."""
-    return {prefix + n: STATE_TOPIC_CONFIGS.get(n, {}) for n in all_topic_names()}
+    return {prefix + n: TOPIC_CONFIGS.get(n, {}) for n in all_topic_names()}

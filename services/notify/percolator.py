@@ -133,11 +133,18 @@ class Percolator:
     # operator: an article selects the ones its score satisfies by bisection, instead of
     # every article checking all of them.
     _sentiment: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    # Where each subscription was filed, so removing one touches only its own entries (the
+    # index keys, or the sentiment list and entry) instead of scanning the whole index.
+    _filed: dict[str, tuple[frozenset[Key], tuple[str, float] | None]] = field(default_factory=dict)
 
     def add(self, subscription_id: str, topics: Iterable[str], rule: Node | None) -> None:
+        """Indexes a subscription; an id already indexed is replaced."""
+        if subscription_id in self._filed:
+            self.remove(subscription_id)
         topic_keys = frozenset(("topic", t) for t in topics)
         if isinstance(rule, Sentiment) and not topic_keys:
             bisect.insort(self._sentiment.setdefault(rule.op, []), (rule.value, subscription_id))
+            self._filed[subscription_id] = (frozenset(), (rule.op, rule.value))
             return
         options = [k for k in (topic_keys, query_keys(rule) if rule else None) if k]
         keys = min(options, key=cost) if options else None
@@ -150,6 +157,7 @@ class Percolator:
             )
             others = tuple(g for g in groups if len(g) != 1 or next(iter(g))[0] == "prefix")
             self._groups[subscription_id] = (single, others)
+        self._filed[subscription_id] = (keys or frozenset(), None)
         if not keys:
             self._always.add(subscription_id)
             return
@@ -157,6 +165,39 @@ class Percolator:
             self._by_key.setdefault(key, set()).add(subscription_id)
             if key[0] == "prefix":
                 self._prefix_lengths.add(len(key[1]))
+
+    def remove(self, subscription_id: str) -> None:
+        """Forgets a subscription (no-op for an unknown id).
+
+        A prefix length stays in ``_prefix_lengths`` after its last user goes: candidates are
+        still exact, an article just looks up one length more until the next rebuild.
+        """
+        filed = self._filed.pop(subscription_id, None)
+        if filed is None:
+            return
+        keys, sentiment = filed
+        self._groups.pop(subscription_id, None)
+        self._always.discard(subscription_id)
+        if sentiment is not None:
+            op, value = sentiment
+            entries = self._sentiment.get(op, [])
+            at = bisect.bisect_left(entries, (value, subscription_id))
+            if at < len(entries) and entries[at] == (value, subscription_id):
+                del entries[at]
+            if not entries:
+                self._sentiment.pop(op, None)
+        for key in keys:
+            ids = self._by_key.get(key)
+            if ids is not None:
+                ids.discard(subscription_id)
+                if not ids:
+                    del self._by_key[key]
+
+    def __contains__(self, subscription_id: object) -> bool:
+        return subscription_id in self._filed
+
+    def __len__(self) -> int:
+        return len(self._filed)
 
     def _by_sentiment(self, score: float | None) -> set[str]:
         if score is None:
