@@ -190,7 +190,15 @@ def document() -> dict[str, Any]:
                 "news.subscriptions. Errors are RFC 9457 problem details."
             ),
         },
-        "servers": [{"url": "http://127.0.0.1:9113"}],
+        "servers": [
+            {
+                "url": "http://{host}:{port}",
+                "variables": {
+                    "host": {"default": "127.0.0.1"},
+                    "port": {"default": "9113", "description": "NEWSWIRE_API__PORT"},
+                },
+            }
+        ],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {

@@ -69,7 +69,7 @@ PROBLEM_JSON = "application/problem+json"
 UrlChecker = Callable[[str], Awaitable[str | None]]
 
 M = TypeVar("M", bound=BaseModel)
-_OWNER_KEY = "newswire.owner"
+_OWNER_KEY = web.RequestKey("owner", str)
 _SUB_ID = re.compile(SUBSCRIPTION_ID)
 
 
@@ -635,6 +635,8 @@ class SubscriptionApi:
                     current = self.store.get(sub_id)
                     if current is None or current.owner != owner or not current.delivery.stream:
                         break
+                    if request.transport is None or request.transport.is_closing():
+                        break  # the client went away: free its slot now, not at the next write
             log.info("stream_closed", subscription_id=sub_id, stopping=self.stopping.is_set())
             return response
         finally:
