@@ -1,0 +1,141 @@
+"""Subscriptions made through a running notify worker's API are matched by it, deleted ones
+stop matching, a restarted worker rebuilds its index from news.subscriptions, and the SSE
+stream carries the alerts: real processes, real HTTP, the real broker."""
+
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas import topics
+from schemas.alert import Alert
+from schemas.enriched import EnrichedArticle
+from services.notify.apikeys import new_key
+from services.runtime.io import read_topic
+from services.runtime.kafka import producer_config
+from services.runtime.local import WorkerProcess
+from services.runtime.settings import KafkaSettings
+from tests.api_client import ApiClient, read_event
+from tests.e2e.conftest import Spawn
+from tests.helpers import generated_article, seed_text
+from tests.unit.test_notify import enriched_of
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.e2e
+
+ALICE, ALICE_LINE = new_key("alice")
+KEYS = json.dumps(dict([ALICE_LINE.split()]))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def publish(bootstrap: str, prefix: str, *articles: EnrichedArticle) -> None:
+    """As enrich would: EnrichedArticle records on news.enriched, keyed by article id."""
+    producer = AIOKafkaProducer(**producer_config(KafkaSettings(bootstrap=bootstrap), "e2e"))
+    await producer.start()
+    try:
+        for a in articles:
+            await producer.send_and_wait(
+                prefix + topics.ENRICHED.name,
+                a.model_dump_json().encode(),
+                key=a.article.article_id.encode(),
+            )
+    finally:
+        await producer.stop()
+
+
+async def alerts(bootstrap: str, prefix: str) -> list[Alert]:
+    return [
+        Alert.model_validate_json(r.value)
+        async for r in read_topic(bootstrap, prefix + topics.ALERTS.name, idle_timeout=1)
+    ]
+
+
+async def consumed(worker: WorkerProcess, n: int) -> None:
+    async def done() -> bool:
+        return await worker.metric("newswire_records_consumed_total") >= n
+
+    await wait_until(done, 60, f"{worker.service} to consume {n} records")
+
+
+async def test_api_subscriptions_drive_a_running_worker(
+    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, http: aiohttp.ClientSession
+) -> None:
+    notify = spawn("notify", NEWSWIRE_API__KEYS=KEYS)
+    await notify.wait_ready()
+    api = ApiClient(notify.api_url, ALICE, http)
+    guarantees = (
+        await api.call(
+            "POST",
+            "/v1/subscriptions",
+            {
+                "name": "guarantees",
+                "query": '"security guarantee*" NEAR/10 ukrain*',
+                "stream": True,
+            },
+        )
+    ).json()["id"]
+
+    # Matched by the running worker, and streamed live to the owner.
+    seed = enriched_of(seed_text())
+    async with api.stream(guarantees) as stream:
+        await publish(kafka_bootstrap, topic_prefix, seed)
+        event = await read_event(stream, 30)
+    streamed = Alert.model_validate_json(event["data"])
+    assert streamed.subscription_id == guarantees
+    assert streamed.article_id == seed.article.article_id
+    [alert] = await alerts(kafka_bootstrap, topic_prefix)
+    assert alert.alert_id == streamed.alert_id
+
+    # The dry run answers from what this worker saw.
+    dry = (await api.call("POST", f"/v1/subscriptions/{guarantees}/test")).json()
+    assert [m["article_id"] for m in dry["matches"]] == [seed.article.article_id]
+
+    # Deleted: the next matching article raises no alert for it; a new subscription, made
+    # before the restart, must survive it.
+    assert (await api.call("DELETE", f"/v1/subscriptions/{guarantees}")).status == 204
+    ukraine = (
+        await api.call("POST", "/v1/subscriptions", {"name": "ukraine", "query": "ukrain*"})
+    ).json()["id"]
+    second = enriched_of(generated_article(1, "guarantees"))
+    await publish(kafka_bootstrap, topic_prefix, second)
+    await consumed(notify, 2)
+    after_delete = [
+        a
+        for a in await alerts(kafka_bootstrap, topic_prefix)
+        if a.article_id == second.article.article_id
+    ]
+    assert [a.subscription_id for a in after_delete] == [ukraine]
+
+    # A restarted worker rebuilds its index from news.subscriptions alone.
+    assert notify.stop() == 0
+    restarted = spawn("notify", NEWSWIRE_API__KEYS=KEYS)
+    await restarted.wait_ready()
+    listed = (
+        await ApiClient(restarted.api_url, ALICE, http).call("GET", "/v1/subscriptions")
+    ).json()
+    assert [s["id"] for s in listed["items"]] == [ukraine]
+    third = enriched_of(generated_article(2, "guarantees"))
+    await publish(kafka_bootstrap, topic_prefix, third)
+    await consumed(restarted, 1)
+
+    async def third_alerted() -> bool:
+        return any(
+            a.article_id == third.article.article_id
+            for a in await alerts(kafka_bootstrap, topic_prefix)
+        )
+
+    await wait_until(third_alerted, 30, "an alert for the article after the restart")
+    for_third = [
+        a
+        for a in await alerts(kafka_bootstrap, topic_prefix)
+        if a.article_id == third.article.article_id
+    ]
+    assert [a.subscription_id for a in for_third] == [ukraine]
+    assert restarted.stop() == 0
