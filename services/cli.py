@@ -354,7 +354,10 @@ def _apikey(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
+    from services.runtime.logging import configure_logging
 
+    # The demo prints its own story; its Kafka helpers' info lines would only interleave.
+    configure_logging("warning", "console")
     return asyncio.run(run_demo(timeout=args.timeout))
 
 

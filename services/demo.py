@@ -63,18 +63,18 @@ async def run_demo(timeout: float = 120.0) -> int:
 
     # A fresh prefix per run: every run starts from empty topics and new consumer groups.
     prefix = f"demo-{int(time.time())}."
-    await ensure_newswire_topics(bootstrap, prefix)
-    # Subscriptions live in news.subscriptions only; the demo's one comes from the seed file.
-    seed = await load_seed(
-        RuntimeSettings(kafka=KafkaSettings(bootstrap=bootstrap), topic_prefix=prefix),
-        DEFAULT_SUBSCRIPTIONS,
-        owner="demo",
-    )
-    print(f"  seeded   {', '.join(seed.written)} into {prefix}{topics.SUBSCRIPTIONS.name}")
     log_dir = REPO_ROOT / ".cache" / "demo" / prefix.rstrip(".")
     workers = [WorkerProcess(s, bootstrap, prefix, log_dir / f"{s}.log") for s in SERVICES]
     code = 1
     try:
+        await ensure_newswire_topics(bootstrap, prefix)
+        # Subscriptions live in news.subscriptions only; the demo's one is the seed file's.
+        seed = await load_seed(
+            RuntimeSettings(kafka=KafkaSettings(bootstrap=bootstrap), topic_prefix=prefix),
+            DEFAULT_SUBSCRIPTIONS,
+            owner="demo",
+        )
+        print(f"  seeded   {', '.join(seed.written)} into {prefix}{topics.SUBSCRIPTIONS.name}")
         for w in workers:
             w.start()
         await asyncio.gather(

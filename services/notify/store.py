@@ -78,7 +78,11 @@ class SubscriptionStore:
         producer = AIOKafkaProducer(**producer_config(self._kafka, f"{client_id}-subscriptions"))
         await producer.start()
         self._producer = producer
-        await self.table.start(bootstrap, topic, client_id)
+        try:
+            await self.table.start(bootstrap, topic, client_id)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         await self.table.stop()
