@@ -72,6 +72,7 @@ ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS, SUBSCRIPTION
 # also deleted after retention.ms, which bounds them to the state's useful life.
 INGEST_DEDUP = "news.ingest.dedup"
 ENRICH_STORIES = "news.enrich.stories"
+NOTIFY_STORY_ALERTS = "news.notify.story_alerts"
 _DAY_MS = 24 * 3600 * 1000
 STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Dedup keys matter for the 7-day window; a day more covers restarts and clock skew.
@@ -84,6 +85,12 @@ STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     ENRICH_STORIES: {
         "cleanup.policy": "compact,delete",
         "retention.ms": str(4 * _DAY_MS),
+        "segment.ms": str(3600 * 1000),
+    },
+    # Story-mode subscriptions' windows last at most 7 days; a day more covers restarts.
+    NOTIFY_STORY_ALERTS: {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(8 * _DAY_MS),
         "segment.ms": str(3600 * 1000),
     },
 }

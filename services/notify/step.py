@@ -16,7 +16,9 @@ from services.notify.api import UrlChecker, basic_url_check, build_api
 from services.notify.dryrun import RecentArticles
 from services.notify.settings import NotifySettings
 from services.notify.store import Listener, SubscriptionStore
+from services.notify.story_gate import StoryGate, story_alert_table
 from services.notify.subscriptions import SubscriptionIndex
+from services.runtime.clock import wall_clock_ms
 from services.runtime.worker import Companion, StepContext, Worker
 
 log = structlog.get_logger("newswire.notify")
@@ -42,10 +44,28 @@ def build_worker(
     store.listen(follow_into(index))
     recent = RecentArticles(settings.api.recent_articles)
 
-    async def step(enriched: EnrichedArticle, _: StepContext) -> list[Alert]:
+    story_alerts = story_alert_table(topics.NOTIFY_STORY_ALERTS, wall_clock_ms)
+    gate = StoryGate(story_alerts)
+
+    async def step(enriched: EnrichedArticle, ctx: StepContext) -> list[Alert]:
         recent.add(enriched)
-        alerts = index.match(enriched)
-        for alert in alerts:
+        alerts = []
+        for alert in index.match(enriched):
+            sub = store.get(alert.subscription_id)
+            if sub is not None and sub.mode == "story":
+                admitted, record = gate.admit(
+                    sub.id,
+                    enriched.story_id,
+                    enriched.article.article_id,
+                    sub.story_window_s,
+                    wall_clock_ms(),
+                )
+                if record is not None:
+                    ctx.emit(record)
+                if not admitted:
+                    ctx.drop("story_already_alerted")
+                    continue
+            alerts.append(alert)
             log.info(
                 "alert_matched",
                 subscription_id=alert.subscription_id,
@@ -71,6 +91,6 @@ def build_worker(
         source=topics.ENRICHED,
         sink=topics.ALERTS,
         step=step,
-        tables=(store,),
+        tables=(store, story_alerts),
         companions=companions,
     )

@@ -139,3 +139,45 @@ async def test_api_subscriptions_drive_a_running_worker(
     ]
     assert [a.subscription_id for a in for_third] == [ukraine]
     assert restarted.stop() == 0
+
+
+async def test_story_mode_alerts_once_per_story_across_a_restart(
+    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, http: aiohttp.ClientSession
+) -> None:
+    notify = spawn("notify", NEWSWIRE_API__KEYS=KEYS)
+    await notify.wait_ready()
+    api = ApiClient(notify.api_url, ALICE, http)
+    query = {"query": '"security guarantees" AND ukrain*'}
+    story = (
+        await api.call("POST", "/v1/subscriptions", {"name": "story", "mode": "story", **query})
+    ).json()["id"]
+    every = (await api.call("POST", "/v1/subscriptions", {"name": "every", **query})).json()["id"]
+
+    def in_story(i: int) -> EnrichedArticle:
+        return enriched_of(generated_article(i, "guarantees")).model_copy(
+            update={"story_id": "story-1"}
+        )
+
+    await publish(kafka_bootstrap, topic_prefix, in_story(1), in_story(2))
+    await consumed(notify, 2)
+    assert notify.stop() == 0
+    # The story's window is remembered in news.notify.story_alerts, not in the process.
+    restarted = spawn("notify", NEWSWIRE_API__KEYS=KEYS)
+    await restarted.wait_ready()
+    await publish(kafka_bootstrap, topic_prefix, in_story(3))
+    await consumed(restarted, 1)
+
+    async def three_for_every() -> bool:
+        found = await alerts(kafka_bootstrap, topic_prefix)
+        return sum(a.subscription_id == every for a in found) == 3
+
+    await wait_until(three_for_every, 30, "three alerts for the every-article subscription")
+    found = await alerts(kafka_bootstrap, topic_prefix)
+    assert [a.article_id for a in found if a.subscription_id == story] == [
+        in_story(1).article.article_id
+    ]
+    assert (
+        await restarted.metric("newswire_records_dropped_total", reason="story_already_alerted")
+        == 1
+    )
+    assert restarted.stop() == 0

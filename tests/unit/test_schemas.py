@@ -59,6 +59,7 @@ def test_topic_names_include_dead_letter_and_state_topics() -> None:
         "news.subscriptions",
         "news.ingest.dedup",
         "news.enrich.stories",
+        "news.notify.story_alerts",
     ]
 
 

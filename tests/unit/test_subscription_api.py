@@ -30,6 +30,7 @@ from services.notify.dryrun import RecentArticles, dry_run
 from services.notify.percolator import Percolator
 from services.notify.seed import seeded
 from services.notify.settings import DEFAULT_SUBSCRIPTIONS
+from services.notify.story_gate import StoryAlert, StoryGate, story_alert_table
 from services.notify.subscriptions import (
     SeedSubscription,
     SubscriptionIndex,
@@ -301,3 +302,35 @@ class TestHttpHelpers:
             with pytest.raises(ValueError, match="partition"):
                 parse_event_id(bad)
         assert sse_event("0:5", "alert", b'{"a":1}') == b'id: 0:5\nevent: alert\ndata: {"a":1}\n\n'
+
+
+class TestStoryGate:
+    """Story mode: one alert per subscription and story within the window."""
+
+    def gate(self) -> StoryGate:
+        return StoryGate(story_alert_table("news.notify.story_alerts", lambda: 0))
+
+    def test_one_alert_per_story_in_the_window(self) -> None:
+        gate = self.gate()
+        ok, record = gate.admit("s", "story-1", "a1", 3600, now_ms=1_000)
+        assert ok
+        assert record is not None
+        assert StoryAlert.decode(record.value or b"") == StoryAlert("a1", 1_000)
+        assert gate.admit("s", "story-1", "a2", 3600, now_ms=2_000) == (False, None)
+        # Another subscription, another story, or no story at all: not held back.
+        assert gate.admit("t", "story-1", "a2", 3600, now_ms=2_000)[0]
+        assert gate.admit("s", "story-2", "a3", 3600, now_ms=2_000)[0]
+        assert gate.admit("s", None, "a4", 3600, now_ms=2_000) == (True, None)
+
+    def test_the_window_reopens_and_a_reread_article_passes_again(self) -> None:
+        gate = self.gate()
+        gate.admit("s", "story", "a1", 60, now_ms=0)
+        assert gate.admit("s", "story", "a1", 60, now_ms=10_000) == (True, None)  # re-read
+        assert not gate.admit("s", "story", "a2", 60, now_ms=59_999)[0]
+        ok, record = gate.admit("s", "story", "a3", 60, now_ms=60_000)
+        assert ok
+        assert record is not None
+
+    def test_unreadable_entries_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="not a story alert"):
+            StoryAlert.decode(b"{}")
