@@ -24,7 +24,10 @@ _ERRORS = {
     "415": "The body is not application/json",
     "422": "The body fails validation (`errors` lists each problem) or the webhook URL is refused",
     "429": "Too many open streams",
-    "503": "The write was not confirmed by the broker in time; retry",
+    "503": (
+        "The broker did not confirm the write in time. It may still take effect: list or get "
+        "before retrying a create"
+    ),
 }
 
 

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, ValidationError
 
@@ -398,12 +399,16 @@ class SubscriptionApi:
             headers=headers or None,
         )
 
-    async def _save(self, sub: Subscription) -> None:
+    async def _save(self, sub: Subscription | None, delete: str | None = None) -> None:
         try:
-            await self.store.put(sub)
-        except TimeoutError as exc:
+            if sub is not None:
+                await self.store.put(sub)
+            elif delete is not None:
+                await self.store.delete(delete)
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("subscription_write_failed", error=repr(exc))
             raise ApiError(
-                503, "Service Unavailable", "the write was not confirmed in time; retry"
+                503, "Service Unavailable", "the broker did not confirm the write in time; retry"
             ) from exc
 
     # --- handlers ----------------------------------------------------------------------------
@@ -538,12 +543,7 @@ class SubscriptionApi:
                 f"the subscription is at version {sub.version}, not {request.headers['If-Match']}",
                 current_version=sub.version,
             )
-        try:
-            await self.store.delete(sub.id)
-        except TimeoutError as exc:
-            raise ApiError(
-                503, "Service Unavailable", "the delete was not confirmed; retry"
-            ) from exc
+        await self._save(None, delete=sub.id)
         return web.Response(status=204)
 
     async def test(self, request: web.Request) -> web.Response:

