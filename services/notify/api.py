@@ -20,7 +20,6 @@ import asyncio
 import base64
 import binascii
 import bisect
-import contextlib
 import json
 import re
 import secrets
@@ -244,6 +243,8 @@ class SubscriptionApi:
     async def start(self) -> None:
         self._runner, self.port = await start_http(self.app, self.settings.host, self.settings.port)
         log.info("api_listening", host=self.settings.host, port=self.port, keys=len(self.keys))
+        if not len(self.keys):
+            log.warning("api_without_keys", hint="every request gets 401: set NEWSWIRE_API__KEYS")
 
     async def stop(self) -> None:
         """Open streams end (on_shutdown sets ``stopping``), then the server closes."""
@@ -268,7 +269,7 @@ class SubscriptionApi:
         app.on_shutdown.append(on_shutdown)
         r = app.router
         r.add_post("/v1/subscriptions", self.create)
-        r.add_get("/v1/subscriptions", self.list)
+        r.add_get("/v1/subscriptions", self.list_page)
         r.add_get("/v1/subscriptions/{id}", self.get)
         r.add_patch("/v1/subscriptions/{id}", self.patch)
         r.add_delete("/v1/subscriptions/{id}", self.delete)
@@ -344,6 +345,8 @@ class SubscriptionApi:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ApiError(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise ApiError(400, "Malformed JSON", "the body is nested too deeply") from exc
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -408,7 +411,10 @@ class SubscriptionApi:
         except (TimeoutError, KafkaError) as exc:
             log.warning("subscription_write_failed", error=repr(exc))
             raise ApiError(
-                503, "Service Unavailable", "the broker did not confirm the write in time; retry"
+                503,
+                "Service Unavailable",
+                "the broker did not confirm the write in time; it may still take effect, "
+                "so read before retrying",
             ) from exc
 
     # --- handlers ----------------------------------------------------------------------------
@@ -450,7 +456,7 @@ class SubscriptionApi:
         )
         return self._json(created, 201, Location=f"/v1/subscriptions/{sub.id}", ETag=etag(sub))
 
-    async def list(self, request: web.Request) -> web.Response:
+    async def list_page(self, request: web.Request) -> web.Response:
         owner = request[_OWNER_KEY]
         limit_text = request.query.get("limit")
         limit = self.settings.page_size
@@ -622,7 +628,7 @@ class SubscriptionApi:
             key = sub_id.encode()
             beat = time.monotonic()
             log.info("stream_opened", subscription_id=sub_id, partition=partition, resume=resume)
-            with contextlib.suppress(ConnectionResetError):
+            try:
                 while not self.stopping.is_set():
                     batch = await consumer.getmany(tp, timeout_ms=500, max_records=100)
                     for record in batch.get(tp, []):
@@ -637,6 +643,12 @@ class SubscriptionApi:
                         break
                     if request.transport is None or request.transport.is_closing():
                         break  # the client went away: free its slot now, not at the next write
+            except ConnectionResetError:
+                pass  # the client went away mid-write
+            except KafkaError as exc:
+                # The headers are sent, so no problem answer: end the stream; the client
+                # reconnects with Last-Event-ID and loses nothing.
+                log.warning("stream_broker_error", subscription_id=sub_id, error=repr(exc))
             log.info("stream_closed", subscription_id=sub_id, stopping=self.stopping.is_set())
             return response
         finally:

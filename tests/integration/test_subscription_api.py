@@ -262,6 +262,13 @@ class TestValidation:
         assert problem["status"] == 400
         assert problem["instance"] == "/v1/subscriptions"
 
+    async def test_deep_nesting_is_refused_not_a_crash(self, api: Running) -> None:
+        answer = await api.alice.call(
+            "POST", "/v1/subscriptions", raw=b"[" * 3000, valid_request=False
+        )
+        assert answer.status == 400
+        assert answer.json()["detail"] == "the body is nested too deeply"
+
     async def test_a_bad_query_names_its_position(self, api: Running) -> None:
         answer = await api.alice.call(
             "POST", "/v1/subscriptions", {"name": "n", "query": "ukraine AND (kyiv OR"}
