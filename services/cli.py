@@ -315,9 +315,11 @@ def _schemas(args: argparse.Namespace) -> int:
 
 def _subscriptions(args: argparse.Namespace) -> int:
     from services.notify.seed import load_seed
+    from services.runtime.logging import configure_logging
 
     _default_bootstrap()
     settings = RuntimeSettings()
+    configure_logging(settings.log_level, settings.log_format)  # stderr: stdout is the report
     try:
         report = asyncio.run(load_seed(settings, Path(args.file), args.owner))
     except (OSError, ValueError) as exc:

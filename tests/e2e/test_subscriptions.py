@@ -12,13 +12,15 @@ from aiokafka import AIOKafkaProducer
 from schemas import topics
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
-from services.notify.apikeys import new_key
+from services.notify.apikeys import KeyRing, new_key, parse_hash_lines
+from services.notify.settings import DEFAULT_SUBSCRIPTIONS
 from services.runtime.io import read_topic
 from services.runtime.kafka import producer_config
 from services.runtime.local import WorkerProcess
 from services.runtime.settings import KafkaSettings
 from tests.api_client import ApiClient, read_event
 from tests.e2e.conftest import Spawn
+from tests.e2e.test_cli import newswire
 from tests.helpers import generated_article, seed_text
 from tests.unit.test_notify import enriched_of
 from tests.waiting import wait_until
@@ -181,3 +183,23 @@ async def test_story_mode_alerts_once_per_story_across_a_restart(
         == 1
     )
     assert restarted.stop() == 0
+
+
+def test_cli_loads_a_seed_once_and_makes_keys(kafka_bootstrap: str, topic_prefix: str) -> None:
+    env = {"NEWSWIRE_KAFKA__BOOTSTRAP": kafka_bootstrap, "NEWSWIRE_TOPIC_PREFIX": topic_prefix}
+    seed = str(DEFAULT_SUBSCRIPTIONS)
+    first = newswire("subscriptions", "load", seed, "--owner", "ops", env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["written"] == ["sub-ukraine-security-guarantees"]
+    again = json.loads(newswire("subscriptions", "load", seed, "--owner", "ops", env=env).stdout)
+    assert again["written"] == []
+    assert again["unchanged"] == ["sub-ukraine-security-guarantees"]
+    taken = newswire("subscriptions", "load", seed, "--owner", "intruder", env=env)
+    assert taken.returncode == 2
+    assert "belongs to key 'ops'" in taken.stderr
+
+    made = newswire("apikey", "new", "--id", "ops", env=env)
+    assert made.returncode == 0
+    key = made.stdout.split("it is not stored anywhere): ")[1].split()[0]
+    line = made.stdout.split("NEWSWIRE_API__KEYS_FILE: ")[1].splitlines()[0]
+    assert KeyRing(parse_hash_lines(line)).authenticate(key) == "ops"
