@@ -22,11 +22,14 @@ _ERRORS = {
     "412": "If-Match names another version than the current one",
     "413": "The body is larger than the limit",
     "415": "The body is not application/json",
-    "422": "The body fails validation (`errors` lists each problem) or the webhook URL is refused",
+    "422": (
+        "The body fails validation (`errors` lists each problem), the webhook URL is refused, "
+        "or an Idempotency-Key is reused with another body"
+    ),
     "429": "Too many open streams",
     "503": (
-        "The broker did not confirm the write in time. It may still take effect: list or get "
-        "before retrying a create"
+        "The broker did not confirm the write in time. It may still take effect: retry a "
+        "create with the same Idempotency-Key"
     ),
 }
 
@@ -61,6 +64,18 @@ def document() -> dict[str, Any]:
             "post": {
                 "operationId": "createSubscription",
                 "summary": "Create a subscription; the webhook secret is returned only here",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": (
+                            "A retry with the same key (and the same body) gets the first "
+                            "attempt's answer instead of a second subscription"
+                        ),
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    }
+                ],
                 "requestBody": {"required": True, "content": _json("SubscriptionCreate")},
                 "responses": {
                     "201": {

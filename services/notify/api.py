@@ -20,6 +20,7 @@ import asyncio
 import base64
 import binascii
 import bisect
+import hashlib
 import json
 import re
 import secrets
@@ -175,6 +176,29 @@ def sse_event(event_id: str, event: str, data: bytes) -> bytes:
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def idempotent_id(owner: str, idempotency_key: str) -> str:
+    digest = hashlib.blake2b(f"{owner}\n{idempotency_key}".encode(), digest_size=16)
+    return f"sub_{digest.hexdigest()}"
+
+
+def same_request(sub: Subscription, body: SubscriptionCreate) -> bool:
+    """Whether ``sub`` is what ``body`` would create (secret aside, unless given)."""
+    hook = sub.delivery.webhook
+    wanted = body.webhook
+    return (
+        sub.version == 1
+        and (sub.name, sub.query, sub.topics, sub.min_score, sub.mode, sub.story_window_s)
+        == (body.name, body.query, body.topics, body.min_score, body.mode, body.story_window_s)
+        and sub.delivery.stream == body.stream
+        and (hook is None) == (wanted is None)
+        and (
+            hook is None
+            or wanted is None
+            or (hook.url == wanted.url and wanted.secret in (None, hook.secret))
+        )
+    )
 
 
 def etag(sub: Subscription) -> str:
@@ -413,8 +437,8 @@ class SubscriptionApi:
             raise ApiError(
                 503,
                 "Service Unavailable",
-                "the broker did not confirm the write in time; it may still take effect, "
-                "so read before retrying",
+                "the broker did not confirm the write in time; it may still take effect "
+                "(retry a create with the same Idempotency-Key)",
             ) from exc
 
     # --- handlers ----------------------------------------------------------------------------
@@ -423,6 +447,23 @@ class SubscriptionApi:
         owner = request[_OWNER_KEY]
         body = await self._body(request, SubscriptionCreate)
         self._check_query(body.query)
+        idempotency = request.headers.get("Idempotency-Key")
+        sub_id = f"sub_{uuid.uuid4().hex}"
+        if idempotency is not None:
+            if not 1 <= len(idempotency) <= 200 or not idempotency.isprintable():
+                raise ApiError(400, "Invalid Idempotency-Key", "1 to 200 printable characters")
+            # The id follows from the key, so a retry finds the first attempt's record.
+            sub_id = idempotent_id(owner, idempotency)
+            earlier = self.store.get(sub_id)
+            if earlier is not None:
+                if not same_request(earlier, body):
+                    raise ApiError(
+                        422,
+                        "Idempotency-Key Reused",
+                        f"this Idempotency-Key created {sub_id} from another request "
+                        "(or it changed since)",
+                    )
+                return self._created(earlier)
         await self._check_webhook(body.webhook)
         if len(self.store.owned_by(owner)) >= self.settings.max_subscriptions_per_key:
             raise ApiError(
@@ -437,7 +478,7 @@ class SubscriptionApi:
             secret = body.webhook.secret or new_secret()
             hook = WebhookTarget(url=body.webhook.url, secret=secret)
         sub = Subscription(
-            id=f"sub_{uuid.uuid4().hex}",
+            id=sub_id,
             owner=owner,
             name=body.name,
             query=body.query,
@@ -451,8 +492,13 @@ class SubscriptionApi:
             version=1,
         )
         await self._save(sub)
+        return self._created(sub)
+
+    def _created(self, sub: Subscription) -> web.Response:
+        """The create answer; a replay (same Idempotency-Key) gets the same one."""
+        hook = sub.delivery.webhook
         created = SubscriptionCreated(
-            **SubscriptionView.of(sub).model_dump(), webhook_secret=secret
+            **SubscriptionView.of(sub).model_dump(), webhook_secret=hook.secret if hook else None
         )
         return self._json(created, 201, Location=f"/v1/subscriptions/{sub.id}", ETag=etag(sub))
 

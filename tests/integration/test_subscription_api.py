@@ -212,6 +212,45 @@ class TestCrud:
             await other.stop()
 
 
+class TestIdempotency:
+    """A create retried with the same Idempotency-Key makes one subscription, not two."""
+
+    async def test_a_retry_gets_the_first_answer(self, api: Running) -> None:
+        body = {**GUARANTEES, "webhook": {"url": "https://h.example/x"}}
+        key = {"Idempotency-Key": "create-42"}
+        first = await api.alice.call("POST", "/v1/subscriptions", body, headers=key)
+        again = await api.alice.call("POST", "/v1/subscriptions", body, headers=key)
+        assert first.status == again.status == 201
+        assert again.json() == first.json()  # same id, same generated secret
+        assert len(await stored_records(api)) == 1
+        other = await api.alice.call(
+            "POST", "/v1/subscriptions", {**body, "name": "other"}, headers=key
+        )
+        assert other.status == 422
+        assert first.json()["id"] in other.json()["detail"]
+        # Keys are per API key: bob's "create-42" is another subscription.
+        bobs = await api.bob.call("POST", "/v1/subscriptions", body, headers=key)
+        assert bobs.status == 201
+        assert bobs.json()["id"] != first.json()["id"]
+
+    async def test_an_unconfirmed_create_retried_makes_one_subscription(
+        self, api: Running, kafka_bootstrap: str, topic_prefix: str
+    ) -> None:
+        key = {"Idempotency-Key": "retry-me"}
+        async with aiohttp.ClientSession() as http:
+            slow = await start_api(kafka_bootstrap, topic_prefix, http, write_timeout=1e-4)
+            try:
+                lost = await slow.alice.call("POST", "/v1/subscriptions", GUARANTEES, headers=key)
+                assert lost.status == 503
+            finally:
+                await slow.server.stop()
+                await slow.store.stop()
+        retried = await api.alice.call("POST", "/v1/subscriptions", GUARANTEES, headers=key)
+        assert retried.status == 201
+        records = await stored_records(api)
+        assert {k for k, _ in records} == {retried.json()["id"]}
+
+
 class TestPagination:
     async def test_cursor_pages_cover_everything_once(self, api: Running) -> None:
         ids = sorted(
