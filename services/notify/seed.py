@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from schemas.subscription import Delivery, Subscription, WebhookTarget
-from services.notify.api import new_secret
+from services.notify.api_protocol import new_secret
 from services.notify.store import SubscriptionStore
 from services.notify.subscriptions import SeedSubscription, load_subscriptions
 from services.runtime.settings import RuntimeSettings

@@ -12,7 +12,8 @@ from schemas import topics
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
 from schemas.subscription import Subscription
-from services.notify.api import UrlChecker, basic_url_check, build_api
+from services.notify.api import build_api
+from services.notify.api_protocol import UrlChecker, basic_url_check
 from services.notify.dryrun import RecentArticles
 from services.notify.settings import NotifySettings
 from services.notify.store import Listener, SubscriptionStore

@@ -16,7 +16,8 @@ from schemas import topics
 from schemas.alert import Alert
 from schemas.enriched import Sentiment
 from schemas.subscription import Subscription
-from services.notify.api import SubscriptionApi, UrlChecker, basic_url_check, partition_of
+from services.notify.api import SubscriptionApi
+from services.notify.api_protocol import UrlChecker, basic_url_check, partition_of
 from services.notify.apikeys import KeyRing, new_key
 from services.notify.dryrun import RecentArticles
 from services.notify.settings import ApiSettings

@@ -15,7 +15,7 @@ from schemas.subscription import (
     SubscriptionView,
     WebhookTarget,
 )
-from services.notify.api import (
+from services.notify.api_protocol import (
     basic_url_check,
     decode_cursor,
     encode_cursor,
