@@ -447,7 +447,11 @@ class SubscriptionApi:
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             raise ApiError(422, "Invalid Subscription", first["msg"]) from exc
-        await self._save(updated)
+        bookkeeping = {"updated_at", "version"}
+        if updated.model_dump(exclude=bookkeeping) == sub.model_dump(exclude=bookkeeping):
+            updated = sub  # nothing changed: no write, no new version
+        else:
+            await self._save(updated)
         out = SubscriptionCreated(
             **SubscriptionView.of(updated).model_dump(), webhook_secret=secret
         )

@@ -188,6 +188,11 @@ class TestCrud:
         assert stored.delivery.webhook.secret == secret  # kept across the URL change
         removed = await api.alice.call("PATCH", f"/v1/subscriptions/{sub_id}", {"webhook": None})
         assert removed.json()["webhook"] is None
+        assert removed.json()["version"] == 4
+        # A patch that changes nothing writes nothing.
+        same = await api.alice.call("PATCH", f"/v1/subscriptions/{sub_id}", {"name": "guarantees"})
+        assert same.json()["version"] == 4
+        assert len(await stored_records(api)) == 4
 
     async def test_a_second_store_restores_what_the_first_wrote(self, api: Running) -> None:
         ids = [
