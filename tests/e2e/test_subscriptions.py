@@ -203,3 +203,44 @@ def test_cli_loads_a_seed_once_and_makes_keys(kafka_bootstrap: str, topic_prefix
     key = made.stdout.split("it is not stored anywhere): ")[1].split()[0]
     line = made.stdout.split("NEWSWIRE_API__KEYS_FILE: ")[1].splitlines()[0]
     assert KeyRing(parse_hash_lines(line)).authenticate(key) == "ops"
+
+
+async def test_two_workers_share_subscriptions_through_the_topic(
+    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, http: aiohttp.ClientSession
+) -> None:
+    """Made through one worker's API, followed live by the other, which matches it on the
+    partitions it owns."""
+    first, second = (
+        spawn("notify", NEWSWIRE_API__KEYS=KEYS),
+        spawn("notify", NEWSWIRE_API__KEYS=KEYS),
+    )
+    await first.wait_ready()
+    await second.wait_ready()
+
+    async def both_assigned() -> bool:
+        counts = [await w.metric("newswire_assigned_partitions") for w in (first, second)]
+        return all(c > 0 for c in counts) and sum(counts) == 3
+
+    await wait_until(both_assigned, 60, "the three partitions split between the workers")
+    created = await ApiClient(first.api_url, ALICE, http).call(
+        "POST", "/v1/subscriptions", {"name": "ukraine", "query": "ukrain*"}
+    )
+    sub_id = created.json()["id"]
+    on_second = ApiClient(second.api_url, ALICE, http)
+
+    async def second_follows() -> bool:
+        return (await on_second.call("GET", f"/v1/subscriptions/{sub_id}")).status == 200
+
+    await wait_until(second_follows, 10, "the second worker to follow the new subscription")
+    articles = [enriched_of(generated_article(i, "guarantees")) for i in range(20)]
+    await publish(kafka_bootstrap, topic_prefix, *articles)
+
+    async def all_alerted() -> bool:
+        return len(await alerts(kafka_bootstrap, topic_prefix)) >= len(articles)
+
+    await wait_until(all_alerted, 60, "an alert for every article")
+    found = await alerts(kafka_bootstrap, topic_prefix)
+    assert sorted(a.article_id for a in found) == sorted(a.article.article_id for a in articles)
+    assert {a.subscription_id for a in found} == {sub_id}
+    for worker in (first, second):
+        assert await worker.metric("newswire_records_produced_total") > 0, worker.log_tail()
