@@ -136,6 +136,12 @@ class ChangelogTable(Generic[V]):
         self.restored = True
         log.info("table_restored", table=topic, records=restored, keys=len(self.data))
         self._follow = asyncio.create_task(self._follow_loop(consumer), name=f"follow-{topic}")
+        self._follow.add_done_callback(self._followed)
+
+    def _followed(self, task: "asyncio.Task[None]") -> None:
+        # A follow loop that dies leaves the table stale: say so loudly, not never.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("table_follow_failed", table=self.topic, error=repr(task.exception()))
 
     async def _follow_loop(self, consumer: AIOKafkaConsumer) -> None:
         mine = (WRITER, self._writer)

@@ -30,6 +30,7 @@ from services.notify.dryrun import RecentArticles, dry_run
 from services.notify.percolator import Percolator
 from services.notify.seed import seeded
 from services.notify.settings import DEFAULT_SUBSCRIPTIONS
+from services.notify.step import follow_into
 from services.notify.story_gate import StoryAlert, StoryGate, story_alert_table
 from services.notify.subscriptions import (
     SeedSubscription,
@@ -334,3 +335,21 @@ class TestStoryGate:
     def test_unreadable_entries_are_refused(self) -> None:
         with pytest.raises(ValueError, match="not a story alert"):
             StoryAlert.decode(b"{}")
+
+
+class TestFollowInto:
+    """The worker's index holds exactly the active subscriptions the store reports."""
+
+    def test_disabled_and_deleted_subscriptions_leave_the_index(self) -> None:
+        index = SubscriptionIndex()
+        listener = follow_into(index)
+        active = stored(id="a", query="ukraine")
+        listener("a", None, active)
+        assert index.percolator.candidates(QueryDocument.build("ukraine")) == {"a"}
+        disabled = stored(id="a", query="ukraine", status="disabled", version=2)
+        listener("a", active, disabled)
+        assert len(index) == 0
+        listener("a", disabled, stored(id="a", query="taiwan", version=3))
+        assert index.percolator.candidates(QueryDocument.build("taiwan")) == {"a"}
+        listener("a", None, None)
+        assert len(index) == 0
