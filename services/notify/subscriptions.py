@@ -145,6 +145,7 @@ def _alert(
         subscription_id=sub.id,
         subscription_name=sub.name,
         article_id=article.article_id,
+        story_id=enriched.story_id,
         title=article.title,
         url=article.url,
         source=article.source,

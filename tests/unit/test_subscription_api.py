@@ -353,3 +353,9 @@ class TestFollowInto:
         assert index.percolator.candidates(QueryDocument.build("taiwan")) == {"a"}
         listener("a", None, None)
         assert len(index) == 0
+
+
+def test_alerts_carry_the_story() -> None:
+    enriched = enriched_of(seed_text()).model_copy(update={"story_id": "story-9"})
+    [alert] = SubscriptionIndex([stored(query="ukraine")]).match(enriched, NOW)
+    assert alert.story_id == "story-9"
