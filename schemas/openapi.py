@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic.json_schema import models_json_schema
 
-from schemas.subscription import API_MODELS
+from schemas.subscription import API_MODELS, EVENT_ID, SUBSCRIPTION_ID
 
 OPENAPI_PATH = Path(__file__).parent / "openapi.yaml"
 
@@ -179,13 +179,13 @@ def document() -> dict[str, Any]:
                         "name": "subscription",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": SUBSCRIPTION_ID},
                     },
                     {
                         "name": "Last-Event-ID",
                         "in": "header",
                         "required": False,
-                        "schema": {"type": "string", "pattern": "^[0-9]+:[0-9]+$"},
+                        "schema": {"type": "string", "pattern": EVENT_ID},
                     },
                 ],
                 "responses": {

@@ -32,6 +32,7 @@ DEFAULT_STORY_WINDOW_S = 24 * 3600
 MAX_STORY_WINDOW_S = 7 * 24 * 3600
 
 SUBSCRIPTION_ID = r"^[A-Za-z0-9._:-]{1,200}$"
+EVENT_ID = r"^[0-9]{1,6}:[0-9]{1,19}$"  # an SSE event id: <partition>:<offset>
 KEY_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 Mode = Literal["every", "story"]
@@ -175,6 +176,22 @@ class SubscriptionPatch(ApiModel):
     webhook: WebhookRequest | None = None
     stream: bool | None = None
     status: Status | None = None
+
+
+class ListParams(ApiModel):
+    """GET /v1/subscriptions query parameters (the upper bound of ``limit`` is a setting)."""
+
+    limit: int | None = Field(default=None, ge=1)
+    cursor: str | None = Field(default=None, max_length=400)
+
+
+class StreamParams(ApiModel):
+    """GET /v1/stream query parameters and the resume header."""
+
+    subscription: str = Field(pattern=SUBSCRIPTION_ID)
+    last_event_id: str | None = Field(
+        default=None, pattern=EVENT_ID, description="<partition>:<offset>"
+    )
 
 
 class WebhookView(BaseModel):

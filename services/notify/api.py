@@ -33,7 +33,9 @@ from pydantic import BaseModel, ValidationError
 from schemas import topics
 from schemas.subscription import (
     Delivery,
+    ListParams,
     Problem,
+    StreamParams,
     Subscription,
     SubscriptionCreate,
     SubscriptionCreated,
@@ -100,6 +102,14 @@ def problem(
         content_type=PROBLEM_JSON,
         headers=headers,
     )
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors without the input (which may be large or secret)."""
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
 
 
 class SubscriptionApi:
@@ -241,10 +251,7 @@ class SubscriptionApi:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            errors = [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_url=False, include_input=False, include_context=False)
-            ]
+            errors = _field_errors(exc)
             first = errors[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
             raise ApiError(
@@ -253,6 +260,18 @@ class SubscriptionApi:
                 f"{where}: {first['msg']}"
                 + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
                 errors=errors,
+            ) from exc
+
+    @staticmethod
+    def _params(model: type[M], values: dict[str, Any]) -> M:
+        """Query parameters (and headers) through a pydantic model; a problem is a 400."""
+        try:
+            return model.model_validate({k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            errors = _field_errors(exc)
+            where = ".".join(str(p) for p in errors[0]["loc"])
+            raise ApiError(
+                400, "Invalid Parameters", f"{where}: {errors[0]['msg']}", errors=errors
             ) from exc
 
     @staticmethod
@@ -371,23 +390,20 @@ class SubscriptionApi:
 
     async def list_page(self, request: web.Request) -> web.Response:
         owner = request[_OWNER_KEY]
-        limit_text = request.query.get("limit")
-        limit = self.settings.page_size
-        if limit_text is not None:
-            if not limit_text.isdigit() or not 1 <= int(limit_text) <= self.settings.max_page_size:
-                raise ApiError(
-                    400,
-                    "Invalid Limit",
-                    f"limit must be an integer from 1 to {self.settings.max_page_size}",
-                )
-            limit = int(limit_text)
+        params = self._params(ListParams, dict(request.query))
+        limit = params.limit or min(self.settings.page_size, self.settings.max_page_size)
+        if limit > self.settings.max_page_size:
+            raise ApiError(
+                400,
+                "Invalid Parameters",
+                f"limit: at most {self.settings.max_page_size}",
+            )
         after = None
-        cursor = request.query.get("cursor")
-        if cursor is not None:
+        if params.cursor is not None:
             try:
-                after = decode_cursor(cursor)
+                after = decode_cursor(params.cursor)
             except ValueError as exc:
-                raise ApiError(400, "Invalid Cursor", f"cursor: {exc}") from exc
+                raise ApiError(400, "Invalid Parameters", f"cursor: {exc}") from exc
         ids, next_cursor = page_after(self.store.owned_by(owner), after, limit)
         items = [SubscriptionView.of(s) for i in ids if (s := self.store.get(i)) is not None]
         return self._json(SubscriptionPage(items=items, next_cursor=next_cursor))
@@ -475,23 +491,18 @@ class SubscriptionApi:
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         owner = request[_OWNER_KEY]
-        sub_id = request.query.get("subscription")
-        if not sub_id:
-            raise ApiError(400, "Missing Subscription", "pass ?subscription=<id>")
-        sub = self._owned(request, sub_id)
+        params = self._params(
+            StreamParams,
+            {**request.query, "last_event_id": request.headers.get("Last-Event-ID") or None},
+        )
+        sub = self._owned(request, params.subscription)
         if not sub.delivery.stream:
             raise ApiError(
                 409,
                 "Streaming Not Enabled",
                 "this subscription does not have the stream target; PATCH it with stream: true",
             )
-        resume: tuple[int, int] | None = None
-        last_id = request.headers.get("Last-Event-ID")
-        if last_id:
-            try:
-                resume = parse_event_id(last_id)
-            except ValueError as exc:
-                raise ApiError(400, "Invalid Last-Event-ID", f"Last-Event-ID: {exc}") from exc
+        resume = parse_event_id(params.last_event_id) if params.last_event_id else None
         s = self.settings
         if not self._streams.take(owner, s.max_streams, s.max_streams_per_key):
             error = ApiError(
