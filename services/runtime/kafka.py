@@ -93,6 +93,24 @@ async def ensure_newswire_topics(
     return await ensure_topics(bootstrap, topic_configs(prefix), partitions)
 
 
+async def delete_prefixed_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Deletes every topic whose name starts with ``prefix`` (a test's or a demo's); returns
+    their names. A broker that cannot be reached leaves them, and that is not an error."""
+    if not prefix:
+        raise ValueError("refusing to delete every topic: the prefix is empty")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="newswire-admin")
+    try:
+        await admin.start()
+        names = [n for n in await admin.list_topics() if n.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    except KafkaError:
+        return []
+    finally:
+        await admin.close()
+
+
 async def topic_partitions(
     consumer: AIOKafkaConsumer, topic: str, wait: float = 5.0
 ) -> list[TopicPartition]:
