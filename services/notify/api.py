@@ -526,6 +526,9 @@ class SubscriptionApi:
             # One connection's memory: at most this much fetched and not yet written.
             max_partition_fetch_bytes=1024 * 1024,
             fetch_max_bytes=1024 * 1024,
+            # A Last-Event-ID older than the retained alerts resumes at the oldest one kept,
+            # not silently at the end.
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         try:
@@ -539,6 +542,14 @@ class SubscriptionApi:
                         400,
                         "Invalid Last-Event-ID",
                         f"this subscription's alerts are on partition {partition}, not {resume[0]}",
+                    )
+                end = (await consumer.end_offsets([tp]))[tp]
+                if resume[1] >= end:
+                    raise ApiError(
+                        400,
+                        "Invalid Last-Event-ID",
+                        f"event {resume[0]}:{resume[1]} was never sent (the stream is at "
+                        f"{partition}:{end - 1})",
                     )
                 consumer.seek(tp, resume[1] + 1)
             else:

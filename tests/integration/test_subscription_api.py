@@ -566,6 +566,13 @@ class TestStream:
         )
         assert elsewhere.status == 400
         assert "partition" in elsewhere.json()["detail"]
+        ahead = await api.alice.call(
+            "GET",
+            f"/v1/stream?subscription={live}",
+            headers={"Last-Event-ID": f"{partition_of(live, 3)}:99"},
+        )
+        assert ahead.status == 400
+        assert "was never sent" in ahead.json()["detail"]
         # At most two streams per key here; a third is refused until one closes.
         async with api.alice.stream(live), api.alice.stream(live):
             third = await api.alice.call("GET", f"/v1/stream?subscription={live}")
