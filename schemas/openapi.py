@@ -15,7 +15,10 @@ OPENAPI_PATH = Path(__file__).parent / "openapi.yaml"
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _ERRORS = {
-    "400": "Malformed JSON, a bad query (`position` names the character), a bad cursor or limit",
+    "400": (
+        "Malformed JSON, a bad query (`position` names the character), bad query parameters "
+        "(limit, cursor, subscription) or a Last-Event-ID this stream never sent"
+    ),
     "401": "Missing or unknown API key",
     "404": "No such subscription for this key (another key's subscriptions are not found either)",
     "409": "The state forbids it: the per-key limit reached, streaming not enabled",
