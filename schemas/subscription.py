@@ -164,8 +164,10 @@ class SubscriptionCreate(ApiModel):
 
 
 class SubscriptionPatch(ApiModel):
-    """PATCH /v1/subscriptions/{id}: the fields given are replaced; ``webhook: null`` removes
-    the webhook. Send ``If-Match: "<version>"`` to update only the version you read."""
+    """PATCH /v1/subscriptions/{id}: the fields given are replaced; ``query: null`` removes
+    the query and ``webhook: null`` the webhook (other nulls change nothing). A webhook given
+    without a secret keeps the current one. Send ``If-Match: "<version>"`` to update only the
+    version you read."""
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_CHARS)
     query: str | None = Field(default=None, max_length=MAX_QUERY_CHARS)
