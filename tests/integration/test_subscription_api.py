@@ -358,6 +358,19 @@ class TestValidation:
         assert problem["errors"]
         assert all("loc" in e and "msg" in e for e in problem["errors"])
 
+    async def test_removing_the_query_needs_topics(self, api: Running) -> None:
+        only_query = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        refused = await api.alice.call("PATCH", f"/v1/subscriptions/{only_query}", {"query": None})
+        assert refused.status == 422
+        assert "needs topics, a query, or both" in refused.json()["detail"]
+        both = (
+            await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "topics": ["t"]})
+        ).json()["id"]
+        narrowed = await api.alice.call("PATCH", f"/v1/subscriptions/{both}", {"query": None})
+        assert narrowed.status == 200
+        assert narrowed.json()["query"] is None
+        assert narrowed.json()["topics"] == ["t"]
+
     async def test_a_refused_webhook_url(self, api: Running) -> None:
         answer = await api.alice.call(
             "POST", "/v1/subscriptions", {**GUARANTEES, "webhook": {"url": "ftp://h/x"}}
