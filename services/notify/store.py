@@ -15,12 +15,13 @@ topic wins everywhere.
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
 from aiokafka import AIOKafkaProducer
 
 from schemas import topics
-from schemas.subscription import Subscription
+from schemas.subscription import Status, Subscription
 from services.runtime.kafka import producer_config
 from services.runtime.settings import KafkaSettings
 from services.runtime.table import ChangelogTable
@@ -104,6 +105,28 @@ class SubscriptionStore:
         """Returns once the broker acknowledged the record and this store applied it;
         TimeoutError after ``write_timeout`` seconds, KafkaError if the broker refused it."""
         await self._write(sub.id, _encode(sub))
+
+    async def set_status(
+        self, subscription_id: str, status: Status, reason: str | None
+    ) -> Subscription | None:
+        """Disables (or re-activates) a subscription, e.g. after its webhook answered 410;
+        returns the new record, or None if there is no such subscription. No write when it
+        is already in that state."""
+        current = self.get(subscription_id)
+        if current is None:
+            return None
+        if current.status == status and current.status_reason == reason:
+            return current
+        updated = current.model_copy(
+            update={
+                "status": status,
+                "status_reason": reason,
+                "updated_at": datetime.now(UTC),
+                "version": current.version + 1,
+            }
+        )
+        await self.put(updated)
+        return updated
 
     async def delete(self, subscription_id: str) -> None:
         await self._write(subscription_id, None)

@@ -194,6 +194,22 @@ class TestCrud:
         assert same.json()["version"] == 4
         assert len(await stored_records(api)) == 4
 
+    async def test_delivery_can_disable_a_subscription(self, api: Running) -> None:
+        """What webhook delivery does on a 410: the owner sees the status and the reason."""
+        sub_id = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        disabled = await api.store.set_status(sub_id, "disabled", "webhook answered 410 Gone")
+        assert disabled is not None
+        again = await api.store.set_status(sub_id, "disabled", "webhook answered 410 Gone")
+        assert again == disabled  # no second write
+        view = (await api.alice.call("GET", f"/v1/subscriptions/{sub_id}")).json()
+        assert (view["status"], view["status_reason"], view["version"]) == (
+            "disabled",
+            "webhook answered 410 Gone",
+            2,
+        )
+        assert len(await stored_records(api)) == 2
+        assert await api.store.set_status("sub_missing", "disabled", "x") is None
+
     async def test_a_second_store_restores_what_the_first_wrote(self, api: Running) -> None:
         ids = [
             (
