@@ -22,6 +22,9 @@ class Alert(Contract):
     subscription_id: str
     subscription_name: str
     article_id: str
+    story_id: str | None = Field(
+        default=None, description="The article's story (enrich's story_id); null: not clustered."
+    )
     title: str
     url: str | None = None
     source: str

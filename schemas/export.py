@@ -1,8 +1,10 @@
-"""Writes the JSON Schema of each topic model to ``schemas/json/``."""
+"""Writes the JSON Schema of each topic model to ``schemas/json/``, and the subscription API's
+OpenAPI document to ``schemas/openapi.yaml``."""
 
 import json
 from pathlib import Path
 
+from schemas import openapi
 from schemas.topics import ALL
 
 SCHEMA_DIR = Path(__file__).parent / "json"
@@ -27,4 +29,5 @@ def write(directory: Path = SCHEMA_DIR) -> list[Path]:
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    written.append(openapi.write())
     return written

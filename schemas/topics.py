@@ -10,6 +10,7 @@ from schemas.alert import Alert
 from schemas.article import Article
 from schemas.enriched import EnrichedArticle
 from schemas.raw import RawArticleEvent
+from schemas.subscription import Subscription
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,6 +39,10 @@ def _alert_key(a: Alert) -> str:
     return a.subscription_id
 
 
+def _subscription_key(s: Subscription) -> str:
+    return s.id
+
+
 RAW: TopicSpec[RawArticleEvent] = TopicSpec(
     "news.raw",
     RawArticleEvent,
@@ -54,7 +59,15 @@ ALERTS: TopicSpec[Alert] = TopicSpec(
     "news.alerts", Alert, "subscription_id", _alert_key, dlq="news.alerts.dlq"
 )
 
-ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS)
+# The subscriptions' only store (no database): compacted, a null value deletes.
+SUBSCRIPTIONS: TopicSpec[Subscription] = TopicSpec(
+    "news.subscriptions",
+    Subscription,
+    "subscription id; a null value (tombstone) deletes it",
+    _subscription_key,
+)
+
+ALL: tuple[TopicSpec[Any], ...] = (RAW, ARTICLES, ENRICHED, ALERTS, SUBSCRIPTIONS)
 
 
 # State changelogs (services/runtime/table.py). Compacted, so the latest value per key stays;
@@ -63,6 +76,7 @@ INGEST_DEDUP = "news.ingest.dedup"
 ENRICH_STORIES = "news.enrich.stories"
 # Webhook delivery ledger: alert id -> digest plan or terminal outcome (services/notify/ledger.py).
 ALERT_DELIVERIES = "news.alerts.deliveries"
+NOTIFY_STORY_ALERTS = "news.notify.story_alerts"
 _DAY_MS = 24 * 3600 * 1000
 STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Dedup keys matter for the 7-day window; a day more covers restarts and clock skew.
@@ -84,6 +98,18 @@ STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
         "retention.ms": str(3 * _DAY_MS),
         "segment.ms": str(3600 * 1000),
     },
+    # Story-mode subscriptions' windows last at most 7 days; a day more covers restarts.
+    NOTIFY_STORY_ALERTS: {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(8 * _DAY_MS),
+        "segment.ms": str(3600 * 1000),
+    },
+}
+# Data topics with non-default configs. news.subscriptions is the source of truth, so it is
+# compacted only: no "delete", its latest value per key never expires.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    SUBSCRIPTIONS.name: {"cleanup.policy": "compact"},
+    **STATE_TOPIC_CONFIGS,
 }
 
 
@@ -99,4 +125,4 @@ def all_topic_names() -> list[str]:
 
 def topic_configs(prefix: str = "") -> dict[str, dict[str, str]]:
     """Prefixed topic name → its non-default broker configs, for every newswire topic."""
-    return {prefix + n: STATE_TOPIC_CONFIGS.get(n, {}) for n in all_topic_names()}
+    return {prefix + n: TOPIC_CONFIGS.get(n, {}) for n in all_topic_names()}

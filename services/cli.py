@@ -316,6 +316,7 @@ def _kafka_ready(args: argparse.Namespace) -> int:
 
 
 def _schemas(args: argparse.Namespace) -> int:
+    from schemas import openapi
     from schemas.export import SCHEMA_DIR, rendered, write
 
     if args.check:
@@ -325,6 +326,9 @@ def _schemas(args: argparse.Namespace) -> int:
             if not (SCHEMA_DIR / name).exists()
             or (SCHEMA_DIR / name).read_text(encoding="utf-8") != text
         ]
+        path = openapi.OPENAPI_PATH
+        if not path.exists() or path.read_text(encoding="utf-8") != openapi.rendered():
+            stale.append(path.name)
         if stale:
             print(f"stale: {stale}; run 'newswire schemas export'", file=sys.stderr)
             return 1
@@ -334,9 +338,53 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subscriptions(args: argparse.Namespace) -> int:
+    from services.notify.seed import load_seed
+    from services.runtime.logging import configure_logging
+
+    _default_bootstrap()
+    settings = RuntimeSettings()
+    configure_logging(settings.log_level, settings.log_format)  # stderr: stdout is the report
+    try:
+        report = asyncio.run(load_seed(settings, Path(args.file), args.owner))
+    except (OSError, ValueError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
+    print(
+        json.dumps(
+            {
+                "topic": settings.topic(topics.SUBSCRIPTIONS.name),
+                "written": report.written,
+                "unchanged": report.unchanged,
+                # Generated webhook secrets are shown once, here, as the API's create does.
+                "webhook_secrets": report.secrets,
+            }
+        )
+    )
+    return 0
+
+
+def _apikey(args: argparse.Namespace) -> int:
+    from services.notify.apikeys import new_key
+
+    try:
+        key, line = new_key(args.id)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"key (give it to the client; it is not stored anywhere): {key}")
+    print(f"hash line for NEWSWIRE_API__KEYS_FILE: {line}")
+    key_id, digest = line.split()
+    print(f"or in the environment: NEWSWIRE_API__KEYS='{json.dumps({key_id: digest})}'")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
+    from services.runtime.logging import configure_logging
 
+    # The demo prints its own story; its Kafka helpers' info lines would only interleave.
+    configure_logging("warning", "console")
     return asyncio.run(run_demo(timeout=args.timeout))
 
 
@@ -397,6 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["export"])
     p.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
 
+    p = sub.add_parser("subscriptions", help="write a seed file into news.subscriptions")
+    p.add_argument("action", choices=["load"])
+    p.add_argument("file", help="YAML or JSON: {subscriptions: [{id, name, query|topics, ...}]}")
+    p.add_argument("--owner", required=True, help="the API key id that will own them")
+
+    p = sub.add_parser("apikey", help="make an API key and the hash line that configures it")
+    p.add_argument("action", choices=["new"])
+    p.add_argument("--id", required=True, help="the key id (owner of its subscriptions)")
+
     p = sub.add_parser("demo", help="Kafka + all three workers + sample articles → alerts")
     p.add_argument("--timeout", type=float, default=120.0)
     return parser
@@ -419,6 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": _explain,
         "dlq": _dlq,
         "demo": _demo,
+        "subscriptions": _subscriptions,
+        "apikey": _apikey,
     }
     return handlers[args.command](args)
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from schemas import topics
 from schemas.alert import Alert
+from services.notify.seed import load_seed
+from services.notify.settings import DEFAULT_SUBSCRIPTIONS
 from services.runtime import dlq
 from services.runtime.dlq import header_map
 from services.runtime.io import produce_raw, raw_event_from_file, read_topic
 from services.runtime.kafka import ensure_newswire_topics
 from services.runtime.local import REPO_ROOT, WorkerProcess, running_broker, start_broker
-from services.runtime.settings import KafkaSettings
+from services.runtime.settings import KafkaSettings, RuntimeSettings
 
 SAMPLES = Path(__file__).parent / "samples"
 SERVICES = ("ingest", "enrich", "notify")
@@ -61,11 +63,18 @@ async def run_demo(timeout: float = 120.0) -> int:
 
     # A fresh prefix per run: every run starts from empty topics and new consumer groups.
     prefix = f"demo-{int(time.time())}."
-    await ensure_newswire_topics(bootstrap, prefix)
     log_dir = REPO_ROOT / ".cache" / "demo" / prefix.rstrip(".")
     workers = [WorkerProcess(s, bootstrap, prefix, log_dir / f"{s}.log") for s in SERVICES]
     code = 1
     try:
+        await ensure_newswire_topics(bootstrap, prefix)
+        # Subscriptions live in news.subscriptions only; the demo's one is the seed file's.
+        seed = await load_seed(
+            RuntimeSettings(kafka=KafkaSettings(bootstrap=bootstrap), topic_prefix=prefix),
+            DEFAULT_SUBSCRIPTIONS,
+            owner="demo",
+        )
+        print(f"  seeded   {', '.join(seed.written)} into {prefix}{topics.SUBSCRIPTIONS.name}")
         for w in workers:
             w.start()
         await asyncio.gather(

@@ -89,6 +89,12 @@ def required_groups(node: Node) -> list[frozenset[Key]]:
     return [keys] if keys else []
 
 
+def _index_keys(topic_keys: frozenset[Key], rule: Node | None) -> frozenset[Key] | None:
+    """The keys a subscription is indexed by (None: checked against every article)."""
+    options = [k for k in (topic_keys, query_keys(rule) if rule else None) if k]
+    return min(options, key=cost) if options else None
+
+
 class _DocKeys:
     """The article's keys, for set-speed membership tests."""
 
@@ -133,14 +139,23 @@ class Percolator:
     # operator: an article selects the ones its score satisfies by bisection, instead of
     # every article checking all of them.
     _sentiment: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    # What each subscription was filed under: its topics and rule (the rule is the parsed
+    # query, shared, not copied). Removing one recomputes its keys from them and touches only
+    # its own entries instead of scanning the whole index; keeping the keys themselves would
+    # cost ~30 % more index memory.
+    _filed: dict[str, tuple[tuple[str, ...], Node | None]] = field(default_factory=dict)
 
     def add(self, subscription_id: str, topics: Iterable[str], rule: Node | None) -> None:
+        """Indexes a subscription; an id already indexed is replaced."""
+        if subscription_id in self._filed:
+            self.remove(subscription_id)
+        topics = tuple(topics)
+        self._filed[subscription_id] = (topics, rule)
         topic_keys = frozenset(("topic", t) for t in topics)
         if isinstance(rule, Sentiment) and not topic_keys:
             bisect.insort(self._sentiment.setdefault(rule.op, []), (rule.value, subscription_id))
             return
-        options = [k for k in (topic_keys, query_keys(rule) if rule else None) if k]
-        keys = min(options, key=cost) if options else None
+        keys = _index_keys(topic_keys, rule)
         groups = [topic_keys] if topic_keys else []
         if rule is not None:
             groups += required_groups(rule)
@@ -157,6 +172,40 @@ class Percolator:
             self._by_key.setdefault(key, set()).add(subscription_id)
             if key[0] == "prefix":
                 self._prefix_lengths.add(len(key[1]))
+
+    def remove(self, subscription_id: str) -> None:
+        """Forgets a subscription (no-op for an unknown id).
+
+        A prefix length stays in ``_prefix_lengths`` after its last user goes: candidates are
+        still exact, an article just looks up one length more until the next rebuild.
+        """
+        filed = self._filed.pop(subscription_id, None)
+        if filed is None:
+            return
+        topics, rule = filed
+        self._groups.pop(subscription_id, None)
+        self._always.discard(subscription_id)
+        topic_keys = frozenset(("topic", t) for t in topics)
+        if isinstance(rule, Sentiment) and not topic_keys:
+            entries = self._sentiment.get(rule.op, [])
+            at = bisect.bisect_left(entries, (rule.value, subscription_id))
+            if at < len(entries) and entries[at] == (rule.value, subscription_id):
+                del entries[at]
+            if not entries:
+                self._sentiment.pop(rule.op, None)
+            return
+        for key in _index_keys(topic_keys, rule) or ():
+            ids = self._by_key.get(key)
+            if ids is not None:
+                ids.discard(subscription_id)
+                if not ids:
+                    del self._by_key[key]
+
+    def __contains__(self, subscription_id: object) -> bool:
+        return subscription_id in self._filed
+
+    def __len__(self) -> int:
+        return len(self._filed)
 
     def _by_sentiment(self, score: float | None) -> set[str]:
         if score is None:

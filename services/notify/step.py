@@ -1,50 +1,97 @@
-"""The notify worker: an enriched article in, one alert per matching subscription out."""
+"""The notify worker: an enriched article in, one alert per matching subscription out.
 
-import sys
+Subscriptions come from ``news.subscriptions`` only: the :class:`SubscriptionStore` is
+restored before the first article (``/readyz`` waits for it) and followed live, and every
+change reaches the percolator index at once (active subscriptions are indexed, disabled and
+deleted ones removed). The same process serves the subscription API (``api.py``).
+"""
 
 import structlog
 
 from schemas import topics
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
+from schemas.subscription import Subscription
+from services.notify.api import build_api
+from services.notify.api_protocol import UrlChecker, basic_url_check
+from services.notify.dryrun import RecentArticles
 from services.notify.settings import NotifySettings
-from services.notify.subscriptions import (
-    Delivery,
-    Subscription,
-    SubscriptionIndex,
-    load_subscriptions,
-)
-from services.runtime.worker import StepContext, Worker
+from services.notify.store import Listener, SubscriptionStore
+from services.notify.story_gate import StoryGate, story_alert_table
+from services.notify.subscriptions import SubscriptionIndex
+from services.runtime.clock import wall_clock_ms
+from services.runtime.worker import Companion, StepContext, Worker
 
 log = structlog.get_logger("newswire.notify")
 
 
-def deliver(alert: Alert, subscription: Subscription) -> None:
-    """Local delivery targets. Alerts are also on news.alerts, whatever the target."""
-    if Delivery.log in subscription.delivery:
-        log.info(
-            "alert_delivered",
-            subscription_id=alert.subscription_id,
-            alert_id=alert.alert_id,
-            title=alert.title,
-            topics=alert.matched_topics,
-        )
-    if Delivery.stdout in subscription.delivery:
-        sys.stdout.write(alert.model_dump_json() + "\n")
-        sys.stdout.flush()
+def follow_into(index: SubscriptionIndex) -> Listener:
+    """A store listener that keeps ``index`` equal to the active subscriptions."""
+
+    def changed(key: str, _: Subscription | None, new: Subscription | None) -> None:
+        if new is not None and new.status == "active":
+            index.upsert(new)
+        else:
+            index.remove(key)
+
+    return changed
 
 
-def build_worker(settings: NotifySettings) -> Worker[EnrichedArticle, Alert]:
-    subscriptions = load_subscriptions(settings.subscriptions_path)
-    index = SubscriptionIndex(subscriptions)
-    log.info(
-        "subscriptions_loaded", count=len(subscriptions), path=str(settings.subscriptions_path)
-    )
+def build_worker(
+    settings: NotifySettings, url_checker: UrlChecker = basic_url_check
+) -> Worker[EnrichedArticle, Alert]:
+    store = SubscriptionStore(settings.kafka, settings.api.write_timeout_seconds)
+    index = SubscriptionIndex()
+    store.listen(follow_into(index))
+    recent = RecentArticles(settings.api.recent_articles)
 
-    async def step(enriched: EnrichedArticle, _: StepContext) -> list[Alert]:
-        alerts = index.match(enriched)
-        for alert in alerts:
-            deliver(alert, index.by_id[alert.subscription_id])
+    story_alerts = story_alert_table(topics.NOTIFY_STORY_ALERTS, wall_clock_ms)
+    gate = StoryGate(story_alerts)
+
+    async def step(enriched: EnrichedArticle, ctx: StepContext) -> list[Alert]:
+        recent.add(enriched)
+        alerts = []
+        for alert in index.match(enriched):
+            sub = store.get(alert.subscription_id)
+            if sub is not None and sub.mode == "story":
+                admitted, record = gate.admit(
+                    sub.id,
+                    enriched.story_id,
+                    enriched.article.article_id,
+                    sub.story_window_s,
+                    wall_clock_ms(),
+                )
+                if record is not None:
+                    ctx.emit(record)
+                if not admitted:
+                    ctx.drop("story_already_alerted")
+                    continue
+            alerts.append(alert)
+            log.info(
+                "alert_matched",
+                subscription_id=alert.subscription_id,
+                alert_id=alert.alert_id,
+                title=alert.title,
+                topics=alert.matched_topics,
+            )
         return alerts
 
-    return Worker("notify", source=topics.ENRICHED, sink=topics.ALERTS, step=step)
+    companions: tuple[Companion, ...] = ()
+    if settings.api.enabled:
+        api = build_api(
+            settings.api,
+            store,
+            recent,
+            bootstrap=settings.kafka.bootstrap,
+            alerts_topic=settings.topic(topics.ALERTS.name),
+            url_checker=url_checker,
+        )
+        companions = (api,)
+    return Worker(
+        "notify",
+        source=topics.ENRICHED,
+        sink=topics.ALERTS,
+        step=step,
+        tables=(store, story_alerts),
+        companions=companions,
+    )

@@ -1,29 +1,43 @@
-"""Subscriptions: loading them, and matching an enriched article against them. Pure."""
+"""Subscriptions: matching an enriched article against them, and the seed file. Pure.
+
+Stored subscriptions (``schemas.subscription.Subscription``, on ``news.subscriptions``) and
+the lighter :class:`Subscription` here (tests, benchmarks) both satisfy :class:`Matchable`:
+the fields matching reads.
+"""
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
+from schemas.subscription import SUBSCRIPTION_ID, SubscriptionCreate, check_query
 from services.notify.percolator import Percolator
 from services.query import Node, QueryDocument, QuerySyntaxError, evaluate, parse
 from services.query.article import enriched_document
 from services.query.parser import MAX_QUERY_CHARS
 
 
-class Delivery(StrEnum):
-    """Local delivery targets; every alert is on news.alerts whatever the target."""
+class Matchable(Protocol):
+    """What matching reads of a subscription."""
 
-    log = "log"  # a structured "alert_delivered" log line
-    stdout = "stdout"  # the alert as one JSON line on the worker's stdout
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def topics(self) -> Sequence[str]: ...
+    @property
+    def query(self) -> str | None: ...
+    @property
+    def min_score(self) -> float: ...
 
 
 @lru_cache(maxsize=100_000)
@@ -32,8 +46,12 @@ def compiled(query: str) -> Node:
     return parse(query)
 
 
+def rule_of(sub: Matchable) -> Node | None:
+    return compiled(sub.query) if sub.query else None
+
+
 class Subscription(BaseModel):
-    """What a subscriber wants: taxonomy topics, a query in the shared language, or both
+    """Just what matching needs: taxonomy topics, a query in the shared language, or both
     (then both must hold)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -47,7 +65,6 @@ class Subscription(BaseModel):
         description="e.g. '\"security guarantee*\" NEAR/10 ukrain* AND lang:en'",
     )
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
-    delivery: list[Delivery] = Field(default_factory=lambda: [Delivery("log")])
 
     @model_validator(mode="after")
     def _wants_something(self) -> "Subscription":
@@ -63,18 +80,28 @@ class Subscription(BaseModel):
     @property
     def rule(self) -> Node | None:
         # Not a cached_property: model_copy(update=...) would carry a stale compiled rule.
-        return compiled(self.query) if self.query else None
+        return rule_of(self)
 
 
-class SubscriptionFile(BaseModel):
+class SeedSubscription(SubscriptionCreate):
+    """One entry of a seed file: a create request with the id chosen by the file, so loading
+    it again replaces rather than duplicates (``newswire subscriptions load``)."""
+
+    id: str = Field(pattern=SUBSCRIPTION_ID)
+
+    _query = field_validator("query")(check_query)
+
+
+class SeedFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    subscriptions: list[Subscription]
+    subscriptions: list[SeedSubscription]
 
 
-def load_subscriptions(path: Path) -> list[Subscription]:
+def load_subscriptions(path: Path) -> list[SeedSubscription]:
+    """A seed file (YAML or JSON): ``{subscriptions: [...]}``; duplicate ids are an error."""
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    subs = SubscriptionFile.model_validate(data).subscriptions
+    subs = SeedFile.model_validate(data).subscriptions
     ids = [s.id for s in subs]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
@@ -86,27 +113,29 @@ def alert_id(subscription_id: str, article_id: str) -> str:
     return hashlib.blake2b(f"{subscription_id}\n{article_id}".encode(), digest_size=16).hexdigest()
 
 
-def _satisfies(sub: Subscription, enriched: EnrichedArticle, doc: QueryDocument) -> bool:
+def _satisfies(sub: Matchable, enriched: EnrichedArticle, doc: QueryDocument) -> bool:
     if sub.topics and not any(
         t.id in sub.topics and t.score >= sub.min_score for t in enriched.topics
     ):
         return False
-    if sub.rule is None:
+    rule = rule_of(sub)
+    if rule is None:
         return True
-    found = evaluate(sub.rule, doc)
+    found = evaluate(rule, doc)
     return found.matched and found.score >= sub.min_score
 
 
 def _alert(
-    sub: Subscription, enriched: EnrichedArticle, doc: QueryDocument, created: datetime
+    sub: Matchable, enriched: EnrichedArticle, doc: QueryDocument, created: datetime
 ) -> Alert | None:
     """The alert ``sub`` raises for this article, or None: the full check of one candidate."""
     hits = [t for t in enriched.topics if t.id in sub.topics and t.score >= sub.min_score]
     if sub.topics and not hits:
         return None
     query_terms: list[str] = []
-    if sub.rule is not None:
-        found = evaluate(sub.rule, doc)
+    rule = rule_of(sub)
+    if rule is not None:
+        found = evaluate(rule, doc)
         if not found.matched or found.score < sub.min_score:
             return None
         query_terms = found.terms
@@ -116,6 +145,7 @@ def _alert(
         subscription_id=sub.id,
         subscription_name=sub.name,
         article_id=article.article_id,
+        story_id=enriched.story_id,
         title=article.title,
         url=article.url,
         source=article.source,
@@ -128,14 +158,27 @@ def _alert(
 
 
 class SubscriptionIndex:
-    """Subscriptions behind a percolator: an article is verified only against candidates."""
+    """Subscriptions behind a percolator: an article is verified only against candidates.
 
-    def __init__(self, subscriptions: Iterable[Subscription]) -> None:
-        self.by_id: dict[str, Subscription] = {}
+    Kept in step with ``news.subscriptions`` by :meth:`upsert` and :meth:`remove`."""
+
+    def __init__(self, subscriptions: Iterable[Matchable] = ()) -> None:
+        self.by_id: dict[str, Matchable] = {}
         self.percolator = Percolator()
         for sub in subscriptions:
-            self.by_id[sub.id] = sub
-            self.percolator.add(sub.id, sub.topics, sub.rule)
+            self.upsert(sub)
+
+    def upsert(self, sub: Matchable) -> None:
+        """Adds a subscription, or replaces the one with its id."""
+        self.by_id[sub.id] = sub
+        self.percolator.add(sub.id, sub.topics, rule_of(sub))
+
+    def remove(self, subscription_id: str) -> None:
+        self.by_id.pop(subscription_id, None)
+        self.percolator.remove(subscription_id)
+
+    def __len__(self) -> int:
+        return len(self.by_id)
 
     def matching(self, enriched: EnrichedArticle) -> list[str]:
         """Ids of the subscriptions the article satisfies (no alerts built)."""
@@ -158,14 +201,14 @@ class SubscriptionIndex:
 
 
 def match(
-    enriched: EnrichedArticle, subscriptions: list[Subscription], now: datetime | None = None
+    enriched: EnrichedArticle, subscriptions: Sequence[Matchable], now: datetime | None = None
 ) -> list[Alert]:
     """One alert per subscription the article satisfies (builds a throwaway index)."""
     return SubscriptionIndex(subscriptions).match(enriched, now)
 
 
 def match_naive(
-    enriched: EnrichedArticle, subscriptions: list[Subscription], now: datetime | None = None
+    enriched: EnrichedArticle, subscriptions: Sequence[Matchable], now: datetime | None = None
 ) -> list[Alert]:
     """Every subscription checked in turn: the baseline bench/percolate.py measures against."""
     created = now or datetime.now(UTC)

@@ -14,7 +14,7 @@ from services.runtime.kafka import make_consumer, make_producer
 from services.runtime.loop import StageLoop
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.settings import RuntimeSettings
-from services.runtime.worker import Worker
+from services.runtime.worker import Companion, Worker
 
 log = structlog.get_logger("newswire.runtime")
 
@@ -52,10 +52,14 @@ async def run_worker(
     producer = make_producer(settings.kafka, client_id)
     consumer = make_consumer(settings.kafka, client_id, settings.group_for(worker.name))
     tables = list(worker.tables)
+    companions: list[Companion] = []
     try:
         await producer.start()
         for table in tables:
             await table.start(settings.kafka.bootstrap, settings.topic(table.topic), client_id)
+        for companion in worker.companions:
+            await companion.start()
+            companions.append(companion)
         await consumer.start()
         stage = StageLoop(worker, settings, consumer, producer, metrics, health)
         stage.subscribe()
@@ -87,6 +91,8 @@ async def run_worker(
         task.result()  # re-raise a loop failure: the process must exit non-zero
     finally:
         health.stopping = True
+        for companion in reversed(companions):
+            await companion.stop()
         await consumer.stop()
         for table in tables:
             await table.stop()

@@ -94,17 +94,43 @@ async def ensure_newswire_topics(
     return await ensure_topics(bootstrap, topic_configs(prefix), partitions)
 
 
-async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+async def delete_prefixed_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Deletes every topic whose name starts with ``prefix`` (a test's or a demo's); returns
+    their names. A broker that cannot be reached leaves them, and that is not an error."""
+    if not prefix:
+        raise ValueError("refusing to delete every topic: the prefix is empty")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="newswire-admin")
+    try:
+        await admin.start()
+        names = [n for n in await admin.list_topics() if n.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    except KafkaError:
+        return []
+    finally:
+        await admin.close()
+
+
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topic: str, wait: float = 5.0
+) -> list[TopicPartition]:
     """Every partition of ``topic``; ValueError if it does not exist.
 
     partitions_for_topic reads the client's cached metadata, which knows only the topics it
     was asked about, so the metadata is refreshed first (aiokafka has no public call for it).
+    A topic created a moment ago may not be in the broker's metadata yet: asked again for up
+    to ``wait`` seconds before giving up.
     """
-    await consumer._client.force_metadata_update()
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        raise ValueError(f"topic {topic!r} does not exist (newswire topics ensure)")
-    return [TopicPartition(topic, p) for p in sorted(partitions)]
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return [TopicPartition(topic, p) for p in sorted(partitions)]
+        if asyncio.get_running_loop().time() >= deadline:
+            raise ValueError(f"topic {topic!r} does not exist (newswire topics ensure)")
+        await asyncio.sleep(0.2)
 
 
 async def assign_all(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

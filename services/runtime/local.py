@@ -84,6 +84,8 @@ class WorkerProcess:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    # notify's subscription API listens here (other services ignore the setting).
+    api_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -93,6 +95,7 @@ class WorkerProcess:
             "NEWSWIRE_KAFKA__BOOTSTRAP": self.bootstrap,
             "NEWSWIRE_TOPIC_PREFIX": self.topic_prefix,
             "NEWSWIRE_HTTP__PORT": str(self.port),
+            "NEWSWIRE_API__PORT": str(self.api_port),
             "NEWSWIRE_LOG_FORMAT": "json",
             **self.env,
         }
@@ -109,6 +112,10 @@ class WorkerProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -52,6 +52,10 @@ class ChangelogTable(Generic[V]):
         self._changes_since_prune = 0
         self._follow: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        # Highest offset applied per partition, so a writer that produced a record itself
+        # can wait until the table shows it (read-your-writes in changelog order).
+        self._applied: dict[int, int] = {}
+        self._progress = asyncio.Event()
 
     def get(self, key: str) -> V | None:
         return self.data.get(key)
@@ -124,22 +128,42 @@ class ChangelogTable(Generic[V]):
         restored = 0
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batch.values():
+            for tp, records in batch.items():
                 for r in records:
                     self.apply(r.key, r.value)
                     restored += 1
+                self._applied[tp.partition] = records[-1].offset
         self.restored = True
         log.info("table_restored", table=topic, records=restored, keys=len(self.data))
         self._follow = asyncio.create_task(self._follow_loop(consumer), name=f"follow-{topic}")
+        self._follow.add_done_callback(self._followed)
+
+    def _followed(self, task: "asyncio.Task[None]") -> None:
+        # A follow loop that dies leaves the table stale: say so loudly, not never.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("table_follow_failed", table=self.topic, error=repr(task.exception()))
 
     async def _follow_loop(self, consumer: AIOKafkaConsumer) -> None:
         mine = (WRITER, self._writer)
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batch.values():
+            for tp, records in batch.items():
                 for r in records:
                     if mine not in r.headers:
                         self.apply(r.key, r.value)
+                self._applied[tp.partition] = records[-1].offset
+            if batch:
+                self._progress.set()
+                self._progress = asyncio.Event()
+
+    async def wait_applied(self, partition: int, offset: int, timeout: float) -> None:
+        """Returns once the record at ``offset`` of ``partition`` has been applied (read back
+        from the changelog); TimeoutError after ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            while self._applied.get(partition, -1) < offset:
+                if self._follow is None or self._follow.done():
+                    raise RuntimeError(f"table {self.topic} is not following its changelog")
+                await self._progress.wait()
 
     async def stop(self) -> None:
         if self._follow is not None:

@@ -10,7 +10,7 @@ letters, offsets, metrics) is the runtime's.
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -42,7 +42,9 @@ class Worker(Generic[In, Out]):
     """One stage: read ``source``, run ``step`` on each record, write to ``sink``.
 
     ``tables`` are changelog-backed state the step reads and writes; the runtime restores them
-    before the first record and produces their writes with the batch.
+    before the first record and produces their writes with the batch. ``companions`` are
+    servers that live as long as the worker (notify's subscription API): started once the
+    tables are restored, stopped first at shutdown.
     """
 
     name: str
@@ -50,6 +52,12 @@ class Worker(Generic[In, Out]):
     sink: TopicSpec[Out]
     step: Step[In, Out]
     tables: tuple[Any, ...] = ()
+    companions: tuple["Companion", ...] = ()
+
+
+class Companion(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 Outcome = Literal["ok", "dropped", "dead_letter"]

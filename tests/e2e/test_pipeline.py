@@ -8,9 +8,11 @@ from schemas import topics
 from schemas.alert import Alert
 from services.demo import sample_files
 from services.ingest.normalize import single_article
+from services.notify.seed import load_seed
+from services.notify.settings import DEFAULT_SUBSCRIPTIONS
 from services.runtime import dlq
 from services.runtime.io import produce_raw, raw_event_from_file, read_topic
-from services.runtime.settings import KafkaSettings
+from services.runtime.settings import KafkaSettings, RuntimeSettings
 from tests.e2e.conftest import Spawn
 from tests.helpers import raw_event, seed_text
 from tests.waiting import wait_until
@@ -21,6 +23,12 @@ pytestmark = pytest.mark.e2e
 async def test_seed_becomes_exactly_one_alert(
     kafka_bootstrap: str, topic_prefix: str, spawn: Spawn
 ) -> None:
+    # Subscriptions live in news.subscriptions; the seed file holds the one this test expects.
+    await load_seed(
+        RuntimeSettings(kafka=KafkaSettings(bootstrap=kafka_bootstrap), topic_prefix=topic_prefix),
+        DEFAULT_SUBSCRIPTIONS,
+        owner="e2e",
+    )
     ingest, enrich, notify = spawn("ingest"), spawn("enrich"), spawn("notify")
     for w in (ingest, enrich, notify):
         await w.wait_ready()

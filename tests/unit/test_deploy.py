@@ -31,6 +31,9 @@ def test_compose_runs_each_service_on_its_default_port() -> None:
         assert spec["environment"]["NEWSWIRE_HTTP__PORT"] == str(port)
         assert spec["environment"]["NEWSWIRE_KAFKA__BOOTSTRAP"] == "kafka:9092"
     assert {"kafka", "topics", "prometheus"} <= compose.keys()
+    api_port = str(NotifySettings().api.port)
+    assert compose["notify"]["environment"]["NEWSWIRE_API__PORT"] == api_port
+    assert f"{api_port}:{api_port}" in compose["notify"]["ports"]
 
 
 def test_prometheus_scrapes_every_service() -> None:

@@ -5,7 +5,7 @@ import json
 import jsonschema
 
 from schemas.export import SCHEMA_DIR, rendered
-from schemas.topics import ALL, all_topic_names
+from schemas.topics import ALL, all_topic_names, topic_configs
 from services.enrich.entities import load_gazetteer
 from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.step import enrich
@@ -57,7 +57,14 @@ def test_topic_names_include_dead_letter_and_state_topics() -> None:
         "news.enriched.dlq",
         "news.alerts",
         "news.alerts.dlq",
+        "news.subscriptions",
         "news.ingest.dedup",
         "news.enrich.stories",
         "news.alerts.deliveries",
+        "news.notify.story_alerts",
     ]
+
+
+def test_subscriptions_topic_is_compacted_and_never_expires() -> None:
+    """news.subscriptions is the only store of subscriptions: compaction only, no deletion."""
+    assert topic_configs("p.")["p.news.subscriptions"] == {"cleanup.policy": "compact"}

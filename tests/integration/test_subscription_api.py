@@ -1,0 +1,728 @@
+"""The subscription API over real HTTP on 127.0.0.1, its store on the real broker's
+compacted topic, every exchange checked against schemas/openapi.yaml."""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas import topics
+from schemas.alert import Alert
+from schemas.enriched import Sentiment
+from schemas.subscription import Subscription
+from services.notify.api import SubscriptionApi
+from services.notify.api_protocol import UrlChecker, basic_url_check, partition_of
+from services.notify.apikeys import KeyRing, new_key
+from services.notify.dryrun import RecentArticles
+from services.notify.settings import ApiSettings
+from services.notify.store import SubscriptionStore
+from services.runtime.io import read_topic
+from services.runtime.kafka import producer_config
+from services.runtime.settings import KafkaSettings
+from tests.api_client import ApiClient, documented_responses, read_event
+from tests.helpers import sample_text, seed_text
+from tests.unit.test_notify import enriched_of
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+ALICE, ALICE_LINE = new_key("alice")
+BOB, BOB_LINE = new_key("bob")
+HASHES = dict(line.split() for line in (ALICE_LINE, BOB_LINE))
+
+
+@dataclass
+class Running:
+    server: SubscriptionApi
+    store: SubscriptionStore
+    recent: RecentArticles
+    alice: ApiClient
+    bob: ApiClient
+    anonymous: ApiClient
+    bootstrap: str
+    prefix: str
+
+
+async def start_api(
+    bootstrap: str,
+    prefix: str,
+    http: aiohttp.ClientSession,
+    url_checker: UrlChecker = basic_url_check,
+    write_timeout: float = 10,
+    **settings: object,
+) -> Running:
+    store = SubscriptionStore(KafkaSettings(bootstrap=bootstrap), write_timeout=write_timeout)
+    await store.start(bootstrap, prefix + topics.SUBSCRIPTIONS.name, "test-api")
+    recent = RecentArticles(20)
+    config = ApiSettings.model_validate(
+        {
+            "port": 0,
+            "max_body_bytes": 4096,
+            "max_page_size": 5,
+            "stream_heartbeat_seconds": 0.3,
+            "max_streams_per_key": 2,
+            **settings,
+        }
+    )
+    server = SubscriptionApi(
+        config,
+        store,
+        KeyRing(HASHES),
+        recent,
+        bootstrap=bootstrap,
+        alerts_topic=prefix + topics.ALERTS.name,
+        url_checker=url_checker,
+    )
+    await server.start()
+    alice = ApiClient(server.url, ALICE, http)
+    return Running(
+        server, store, recent, alice, alice.as_key(BOB), alice.as_key(None), bootstrap, prefix
+    )
+
+
+@pytest.fixture
+async def api(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Running]:
+    async with aiohttp.ClientSession() as http:
+        running = await start_api(kafka_bootstrap, topic_prefix, http)
+        try:
+            yield running
+        finally:
+            await running.server.stop()
+            await running.store.stop()
+
+
+GUARANTEES = {"name": "guarantees", "query": '"security guarantee*" NEAR/10 ukrain*'}
+
+
+async def stored_records(api: Running) -> list[tuple[str, bytes | None]]:
+    topic = api.prefix + topics.SUBSCRIPTIONS.name
+    return [
+        (r.key.decode(), r.value) async for r in read_topic(api.bootstrap, topic, idle_timeout=1)
+    ]
+
+
+class TestCrud:
+    """Create, read, list, update and delete; each write is on the compacted topic."""
+
+    async def test_round_trip(self, api: Running) -> None:
+        created = await api.alice.call(
+            "POST", "/v1/subscriptions", {**GUARANTEES, "webhook": {"url": "https://h.example/x"}}
+        )
+        assert created.status == 201
+        body = created.json()
+        sub_id = body["id"]
+        assert created.headers["Location"] == f"/v1/subscriptions/{sub_id}"
+        assert created.headers["ETag"] == '"1"'
+        secret = body["webhook_secret"]
+        assert secret.startswith("whsec_")
+        assert body["webhook"] == {"url": "https://h.example/x", "secret_set": True}
+
+        # On the topic, acknowledged before the answer: the full record, secret included.
+        [(key, value)] = await stored_records(api)
+        assert key == sub_id
+        assert value is not None
+        record = Subscription.model_validate_json(value)
+        assert record.owner == "alice"
+        assert record.version == 1
+        assert record.delivery.webhook is not None
+        assert record.delivery.webhook.secret == secret
+
+        got = await api.alice.call("GET", f"/v1/subscriptions/{sub_id}")
+        assert got.status == 200
+        assert secret not in got.body.decode()
+        assert got.json()["query"] == GUARANTEES["query"]
+
+        patched = await api.alice.call(
+            "PATCH",
+            f"/v1/subscriptions/{sub_id}",
+            {"name": "renamed", "min_score": 0.4, "status": "disabled"},
+            headers={"If-Match": '"1"'},
+        )
+        assert patched.status == 200
+        view = patched.json()
+        assert (view["name"], view["min_score"], view["version"]) == ("renamed", 0.4, 2)
+        assert (view["status"], view["status_reason"]) == ("disabled", "disabled by the owner")
+        assert view["webhook_secret"] is None  # the kept secret is not shown again
+        assert view["query"] == GUARANTEES["query"]  # untouched fields stay
+
+        stale = await api.alice.call(
+            "PATCH", f"/v1/subscriptions/{sub_id}", {"name": "x"}, headers={"If-Match": '"1"'}
+        )
+        assert stale.status == 412
+        assert stale.json()["current_version"] == 2
+        stale_delete = await api.alice.call(
+            "DELETE", f"/v1/subscriptions/{sub_id}", headers={"If-Match": '"1"'}
+        )
+        assert stale_delete.status == 412
+
+        deleted = await api.alice.call(
+            "DELETE", f"/v1/subscriptions/{sub_id}", headers={"If-Match": '"2"'}
+        )
+        assert deleted.status == 204
+        assert (await api.alice.call("GET", f"/v1/subscriptions/{sub_id}")).status == 404
+        assert (await api.alice.call("DELETE", f"/v1/subscriptions/{sub_id}")).status == 404
+        records = await stored_records(api)
+        assert [k for k, _ in records] == [sub_id] * 3
+        assert records[-1][1] is None  # the tombstone
+
+    async def test_patch_webhook_add_keep_and_remove(self, api: Running) -> None:
+        sub_id = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        added = await api.alice.call(
+            "PATCH", f"/v1/subscriptions/{sub_id}", {"webhook": {"url": "https://h.example/a"}}
+        )
+        secret = added.json()["webhook_secret"]
+        assert secret.startswith("whsec_")  # generated now, so shown now
+        moved = await api.alice.call(
+            "PATCH", f"/v1/subscriptions/{sub_id}", {"webhook": {"url": "https://h.example/b"}}
+        )
+        assert moved.json()["webhook_secret"] is None
+        stored = api.store.get(sub_id)
+        assert stored is not None
+        assert stored.delivery.webhook is not None
+        assert stored.delivery.webhook.secret == secret  # kept across the URL change
+        removed = await api.alice.call("PATCH", f"/v1/subscriptions/{sub_id}", {"webhook": None})
+        assert removed.json()["webhook"] is None
+        assert removed.json()["version"] == 4
+        # A patch that changes nothing writes nothing.
+        same = await api.alice.call("PATCH", f"/v1/subscriptions/{sub_id}", {"name": "guarantees"})
+        assert same.json()["version"] == 4
+        assert len(await stored_records(api)) == 4
+
+    async def test_delivery_can_disable_a_subscription(self, api: Running) -> None:
+        """What webhook delivery does on a 410: the owner sees the status and the reason."""
+        sub_id = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        disabled = await api.store.set_status(sub_id, "disabled", "webhook answered 410 Gone")
+        assert disabled is not None
+        again = await api.store.set_status(sub_id, "disabled", "webhook answered 410 Gone")
+        assert again == disabled  # no second write
+        view = (await api.alice.call("GET", f"/v1/subscriptions/{sub_id}")).json()
+        assert (view["status"], view["status_reason"], view["version"]) == (
+            "disabled",
+            "webhook answered 410 Gone",
+            2,
+        )
+        assert len(await stored_records(api)) == 2
+        assert await api.store.set_status("sub_missing", "disabled", "x") is None
+
+    async def test_a_second_store_restores_what_the_first_wrote(self, api: Running) -> None:
+        ids = [
+            (
+                await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "name": f"s{i}"})
+            ).json()["id"]
+            for i in range(3)
+        ]
+        await api.alice.call("DELETE", f"/v1/subscriptions/{ids[0]}")
+        other = SubscriptionStore(KafkaSettings(bootstrap=api.bootstrap))
+        await other.start(api.bootstrap, api.prefix + topics.SUBSCRIPTIONS.name, "test-other")
+        try:
+            assert other.owned_by("alice") == sorted(ids[1:])
+            # ... and follows writes made elsewhere.
+            await api.alice.call("DELETE", f"/v1/subscriptions/{ids[1]}")
+
+            async def followed() -> bool:
+                return other.get(ids[1]) is None
+
+            await wait_until(followed, 10, "the other store to follow the delete", every=0.05)
+            assert other.owned_by("alice") == [ids[2]]
+        finally:
+            await other.stop()
+
+
+class TestIdempotency:
+    """A create retried with the same Idempotency-Key makes one subscription, not two."""
+
+    async def test_a_retry_gets_the_first_answer(self, api: Running) -> None:
+        body = {**GUARANTEES, "webhook": {"url": "https://h.example/x"}}
+        key = {"Idempotency-Key": "create-42"}
+        first = await api.alice.call("POST", "/v1/subscriptions", body, headers=key)
+        again = await api.alice.call("POST", "/v1/subscriptions", body, headers=key)
+        assert first.status == again.status == 201
+        assert again.json() == first.json()  # same id, same generated secret
+        assert len(await stored_records(api)) == 1
+        other = await api.alice.call(
+            "POST", "/v1/subscriptions", {**body, "name": "other"}, headers=key
+        )
+        assert other.status == 422
+        assert first.json()["id"] in other.json()["detail"]
+        # Keys are per API key: bob's "create-42" is another subscription.
+        bobs = await api.bob.call("POST", "/v1/subscriptions", body, headers=key)
+        assert bobs.status == 201
+        assert bobs.json()["id"] != first.json()["id"]
+
+    async def test_an_unconfirmed_create_retried_makes_one_subscription(
+        self, api: Running, kafka_bootstrap: str, topic_prefix: str
+    ) -> None:
+        key = {"Idempotency-Key": "retry-me"}
+        async with aiohttp.ClientSession() as http:
+            slow = await start_api(kafka_bootstrap, topic_prefix, http, write_timeout=1e-4)
+            try:
+                lost = await slow.alice.call("POST", "/v1/subscriptions", GUARANTEES, headers=key)
+                assert lost.status == 503
+            finally:
+                await slow.server.stop()
+                await slow.store.stop()
+        retried = await api.alice.call("POST", "/v1/subscriptions", GUARANTEES, headers=key)
+        assert retried.status == 201
+        records = await stored_records(api)
+        assert {k for k, _ in records} == {retried.json()["id"]}
+
+
+class TestPagination:
+    async def test_cursor_pages_cover_everything_once(self, api: Running) -> None:
+        ids = sorted(
+            [
+                (
+                    await api.alice.call(
+                        "POST", "/v1/subscriptions", {**GUARANTEES, "name": f"{i}"}
+                    )
+                ).json()["id"]
+                for i in range(7)
+            ]
+        )
+        await api.bob.call("POST", "/v1/subscriptions", GUARANTEES)  # not alice's
+        seen: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            query = "?limit=3" + (f"&cursor={cursor}" if cursor else "")
+            page = (await api.alice.call("GET", f"/v1/subscriptions{query}")).json()
+            pages += 1
+            seen += [s["id"] for s in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == ids
+        assert pages == 3
+        # Without ?limit= a page is page_size (50) capped by max_page_size (5 here).
+        default = (await api.alice.call("GET", "/v1/subscriptions")).json()
+        assert [s["id"] for s in default["items"]] == ids[:5]
+        assert default["next_cursor"] is not None
+
+    @pytest.mark.parametrize(
+        "query", ["?limit=0", "?limit=6", "?limit=x", "?cursor=bogus!", "?colour=red"]
+    )
+    async def test_bad_limits_and_cursors(self, api: Running, query: str) -> None:
+        answer = await api.alice.call("GET", f"/v1/subscriptions{query}", valid_request=False)
+        assert answer.status == 400
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+
+
+class TestValidation:
+    """Bad requests get RFC 9457 problem details that say what is wrong."""
+
+    async def test_malformed_json(self, api: Running) -> None:
+        answer = await api.alice.call(
+            "POST", "/v1/subscriptions", raw=b'{"name": ', valid_request=False
+        )
+        assert answer.status == 400
+        problem = answer.json()
+        assert problem["title"] == "Malformed JSON"
+        assert problem["status"] == 400
+        assert problem["instance"] == "/v1/subscriptions"
+
+    async def test_deep_nesting_is_refused_not_a_crash(self, api: Running) -> None:
+        answer = await api.alice.call(
+            "POST", "/v1/subscriptions", raw=b"[" * 3000, valid_request=False
+        )
+        assert answer.status == 400
+        assert answer.json()["detail"] == "the body is nested too deeply"
+
+    async def test_a_bad_query_names_its_position(self, api: Running) -> None:
+        answer = await api.alice.call(
+            "POST", "/v1/subscriptions", {"name": "n", "query": "ukraine AND (kyiv OR"}
+        )
+        assert answer.status == 400
+        problem = answer.json()
+        assert problem["position"] == 20
+        assert "at character 20" in problem["detail"]
+
+    async def test_a_bad_query_in_a_patch(self, api: Running) -> None:
+        sub_id = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        answer = await api.alice.call(
+            "PATCH", f"/v1/subscriptions/{sub_id}", {"query": 'x NEAR/5000 "y'}
+        )
+        assert answer.status == 400
+        assert answer.json()["position"] >= 0
+
+    @pytest.mark.parametrize(
+        ("body", "where"),
+        [
+            ({"name": "n", "query": "a", "colour": "red"}, "colour"),
+            ({"name": "", "query": "a"}, "name"),
+            ({"name": "n"}, "needs topics, a query, or both"),
+            ({"name": "n", "query": "a", "min_score": 2}, "min_score"),
+            ({"name": "n", "query": "a", "mode": "sometimes"}, "mode"),
+            (
+                {"name": "n", "query": "a", "webhook": {"url": "https://h/x", "secret": "s"}},
+                "whsec",
+            ),
+        ],
+    )
+    async def test_invalid_bodies_are_422_with_every_error(
+        self, api: Running, body: dict[str, object], where: str
+    ) -> None:
+        answer = await api.alice.call("POST", "/v1/subscriptions", body, valid_request=False)
+        assert answer.status == 422
+        problem = answer.json()
+        assert where in problem["detail"]
+        assert problem["errors"]
+        assert all("loc" in e and "msg" in e for e in problem["errors"])
+
+    async def test_removing_the_query_needs_topics(self, api: Running) -> None:
+        only_query = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        refused = await api.alice.call("PATCH", f"/v1/subscriptions/{only_query}", {"query": None})
+        assert refused.status == 422
+        assert "needs topics, a query, or both" in refused.json()["detail"]
+        both = (
+            await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "topics": ["t"]})
+        ).json()["id"]
+        narrowed = await api.alice.call("PATCH", f"/v1/subscriptions/{both}", {"query": None})
+        assert narrowed.status == 200
+        assert narrowed.json()["query"] is None
+        assert narrowed.json()["topics"] == ["t"]
+
+    async def test_a_refused_webhook_url(self, api: Running) -> None:
+        answer = await api.alice.call(
+            "POST", "/v1/subscriptions", {**GUARANTEES, "webhook": {"url": "ftp://h/x"}}
+        )
+        assert answer.status == 422
+        assert "scheme must be http or https" in answer.json()["detail"]
+
+    async def test_limits_and_media_types(self, api: Running) -> None:
+        big = {"name": "n", "query": "a", "topics": ["x" * 100] * 45}
+        too_large = await api.alice.call("POST", "/v1/subscriptions", big, valid_request=False)
+        assert too_large.status == 413
+        assert "4096 bytes" in too_large.json()["detail"]
+        as_text = await api.alice.call(
+            "POST",
+            "/v1/subscriptions",
+            raw=b"name=n",
+            headers={"Content-Type": "text/plain"},
+            valid_request=False,
+        )
+        assert as_text.status == 415
+
+    async def test_the_per_key_limit(self, kafka_bootstrap: str, topic_prefix: str) -> None:
+        async with aiohttp.ClientSession() as http:
+            running = await start_api(
+                kafka_bootstrap, topic_prefix, http, max_subscriptions_per_key=2
+            )
+            try:
+                for _ in range(2):
+                    ok = await running.alice.call("POST", "/v1/subscriptions", GUARANTEES)
+                    assert ok.status == 201
+                full = await running.alice.call("POST", "/v1/subscriptions", GUARANTEES)
+                assert full.status == 409
+                assert "limit" in full.json()["detail"]
+                assert (
+                    await running.bob.call("POST", "/v1/subscriptions", GUARANTEES)
+                ).status == 201
+            finally:
+                await running.server.stop()
+                await running.store.stop()
+
+    async def test_an_injected_url_checker_decides(
+        self, kafka_bootstrap: str, topic_prefix: str
+    ) -> None:
+        asked: list[str] = []
+
+        async def guard(url: str) -> str | None:
+            asked.append(url)
+            return "resolves to a private address" if "internal" in url else None
+
+        async with aiohttp.ClientSession() as http:
+            running = await start_api(kafka_bootstrap, topic_prefix, http, url_checker=guard)
+            try:
+                refused = await running.alice.call(
+                    "POST",
+                    "/v1/subscriptions",
+                    {**GUARANTEES, "webhook": {"url": "https://internal.example/x"}},
+                )
+                assert refused.status == 422
+                assert "private address" in refused.json()["detail"]
+                fine = await running.alice.call(
+                    "POST",
+                    "/v1/subscriptions",
+                    {**GUARANTEES, "webhook": {"url": "https://public.example/x"}},
+                )
+                assert fine.status == 201
+                assert asked == ["https://internal.example/x", "https://public.example/x"]
+            finally:
+                await running.server.stop()
+                await running.store.stop()
+
+
+class TestAuth:
+    """Keys authenticate; a key sees only its own subscriptions, and others' look absent."""
+
+    async def test_missing_and_wrong_keys_are_401(self, api: Running) -> None:
+        missing = await api.anonymous.call("GET", "/v1/subscriptions", valid_request=False)
+        assert missing.status == 401
+        assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+        wrong = api.alice.as_key(ALICE[:-2] + "xx")
+        assert (await wrong.call("GET", "/v1/subscriptions")).status == 401
+        basic = await api.anonymous.call(
+            "GET", "/v1/subscriptions", headers={"Authorization": "Basic YTpi"}, valid_request=False
+        )
+        assert basic.status == 401
+
+    async def test_another_keys_subscription_is_not_found(self, api: Running) -> None:
+        sub_id = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        path = f"/v1/subscriptions/{sub_id}"
+        assert (await api.bob.call("GET", path)).status == 404
+        assert (await api.bob.call("PATCH", path, {"name": "mine"})).status == 404
+        assert (await api.bob.call("DELETE", path)).status == 404
+        assert (await api.bob.call("POST", path + "/test")).status == 404
+        assert (await api.bob.call("GET", f"/v1/stream?subscription={sub_id}")).status == 404
+        assert (await api.bob.call("GET", "/v1/subscriptions")).json()["items"] == []
+        # Untouched, and the 404 reads exactly like a subscription that does not exist.
+        mine = await api.alice.call("GET", path)
+        assert mine.status == 200
+        assert mine.json()["name"] == GUARANTEES["name"]
+        absent = await api.bob.call("GET", "/v1/subscriptions/sub_nope")
+        assert absent.json()["title"] == (await api.bob.call("GET", path)).json()["title"]
+
+
+class TestDryRun:
+    async def test_matches_recent_articles_with_explanations(self, api: Running) -> None:
+        seed = enriched_of(seed_text())
+        for enriched in (enriched_of(sample_text("spain-heatwave.txt")), seed):
+            api.recent.add(enriched)
+        sub_id = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        answer = await api.alice.call("POST", f"/v1/subscriptions/{sub_id}/test")
+        assert answer.status == 200
+        result = answer.json()
+        assert result["articles_checked"] == 2
+        [match] = result["matches"]
+        assert match["article_id"] == seed.article.article_id
+        assert "security guarantees" in match["matched_terms"]
+        assert any(line.startswith("✓") for line in match["explanation"])
+
+
+def alert_for(sub_id: str, n: int) -> Alert:
+    return Alert(
+        alert_id=f"{n:032x}",
+        subscription_id=sub_id,
+        subscription_name="s",
+        article_id=f"article-{n}",
+        title=f"title {n}",
+        source="test",
+        published_at=datetime(2025, 3, 1, tzinfo=UTC),
+        matched_topics=[],
+        matched_terms=["x"],
+        sentiment=Sentiment(score=0.0, label="neutral", method="test"),
+        created_at=datetime.now(UTC),
+    )
+
+
+async def produce_alerts(api: Running, alerts: list[Alert]) -> None:
+    producer = AIOKafkaProducer(
+        **producer_config(KafkaSettings(bootstrap=api.bootstrap), "test-alerts")
+    )
+    await producer.start()
+    try:
+        for alert in alerts:
+            await producer.send_and_wait(
+                api.prefix + topics.ALERTS.name,
+                alert.model_dump_json().encode(),
+                key=alert.subscription_id.encode(),
+            )
+    finally:
+        await producer.stop()
+
+
+class TestStream:
+    """SSE from news.alerts: only the subscription's alerts, resumable by Last-Event-ID."""
+
+    async def test_delivers_and_resumes_without_repeating(self, api: Running) -> None:
+        created = await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "stream": True})
+        sub_id = created.json()["id"]
+        other = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        await produce_alerts(api, [alert_for(sub_id, 0)])  # before the stream: not sent
+        async with api.alice.stream(sub_id) as resp:
+            assert resp.headers["Content-Type"].startswith("text/event-stream")
+            await produce_alerts(api, [alert_for(other, 1), alert_for(sub_id, 2)])
+            first = await read_event(resp, 15)
+        assert first["event"] == "alert"
+        assert json.loads(first["data"])["article_id"] == "article-2"
+        partition, _ = first["id"].split(":")
+        assert int(partition) == partition_of(sub_id, 3)
+
+        # While disconnected, two more; a resume gets exactly those, in order.
+        await produce_alerts(api, [alert_for(sub_id, 3), alert_for(sub_id, 4)])
+        async with api.alice.stream(sub_id, last_event_id=first["id"]) as resp:
+            again = [await read_event(resp, 15), await read_event(resp, 15)]
+        assert [json.loads(e["data"])["article_id"] for e in again] == ["article-3", "article-4"]
+        assert len({first["id"], *(e["id"] for e in again)}) == 3
+
+    async def test_heartbeats_keep_an_idle_stream_alive(self, api: Running) -> None:
+        sub_id = (
+            await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "stream": True})
+        ).json()["id"]
+        async with api.alice.stream(sub_id) as resp, asyncio.timeout(10):
+            beats = 0
+            while beats < 2:
+                line = await resp.content.readline()
+                beats += line == b": heartbeat\n"
+
+    async def test_refusals(self, api: Running) -> None:
+        plain = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        live = (
+            await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "stream": True})
+        ).json()["id"]
+        not_enabled = await api.alice.call("GET", f"/v1/stream?subscription={plain}")
+        assert not_enabled.status == 409
+        missing = await api.alice.call("GET", "/v1/stream", valid_request=False)
+        assert missing.status == 400
+        garbage = await api.alice.call(
+            "GET",
+            f"/v1/stream?subscription={live}",
+            headers={"Last-Event-ID": "yesterday"},
+            valid_request=False,
+        )
+        assert garbage.status == 400
+        wrong_partition = (partition_of(live, 3) + 1) % 3
+        elsewhere = await api.alice.call(
+            "GET",
+            f"/v1/stream?subscription={live}",
+            headers={"Last-Event-ID": f"{wrong_partition}:0"},
+        )
+        assert elsewhere.status == 400
+        assert "partition" in elsewhere.json()["detail"]
+        ahead = await api.alice.call(
+            "GET",
+            f"/v1/stream?subscription={live}",
+            headers={"Last-Event-ID": f"{partition_of(live, 3)}:99"},
+        )
+        assert ahead.status == 400
+        assert "was never sent" in ahead.json()["detail"]
+        # At most two streams per key here; a third is refused until one closes.
+        async with api.alice.stream(live), api.alice.stream(live):
+            third = await api.alice.call("GET", f"/v1/stream?subscription={live}")
+            assert third.status == 429
+            assert third.headers["Retry-After"] == "5"
+
+        # A closed stream gives its slot back once the server notices (its next turn).
+        async def slot_free() -> bool:
+            probe = await api.alice.call("GET", "/v1/stream?subscription=sub_none")
+            return probe.status == 404 and api.server._streams.total == 0
+
+        await wait_until(slot_free, 5, "the closed streams' slots")
+        async with api.alice.stream(live):
+            pass
+
+    async def test_deleting_the_subscription_ends_its_stream(self, api: Running) -> None:
+        sub_id = (
+            await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "stream": True})
+        ).json()["id"]
+        async with api.alice.stream(sub_id) as resp:
+            await api.alice.call("DELETE", f"/v1/subscriptions/{sub_id}")
+            async with asyncio.timeout(10):
+                rest = await resp.content.read()
+        assert b"data:" not in rest
+
+    async def test_server_shutdown_ends_open_streams(self, api: Running) -> None:
+        sub_id = (
+            await api.alice.call("POST", "/v1/subscriptions", {**GUARANTEES, "stream": True})
+        ).json()["id"]
+        async with api.alice.stream(sub_id) as resp:
+            started = time.monotonic()
+            stopping = asyncio.create_task(api.server.stop())
+            async with asyncio.timeout(10):
+                await resp.content.read()  # EOF: the server closed the stream
+            await stopping
+            assert time.monotonic() - started < 5
+
+
+class TestContract:
+    async def test_every_documented_response_was_seen_over_http(
+        self, kafka_bootstrap: str, topic_prefix: str
+    ) -> None:
+        """One pass through every operation and its documented statuses, each response
+        validated against the document."""
+        async with aiohttp.ClientSession() as http:
+            api = await start_api(kafka_bootstrap, topic_prefix, http, max_subscriptions_per_key=2)
+            try:
+                a, b = api.alice, api.bob
+                sid = (await a.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+                live = (
+                    await a.call("POST", "/v1/subscriptions", {**GUARANTEES, "stream": True})
+                ).json()["id"]
+                path = f"/v1/subscriptions/{sid}"
+                await a.call("POST", "/v1/subscriptions", GUARANTEES)  # 409: limit 2
+                await a.call("POST", "/v1/subscriptions", {"name": "n", "query": "("})  # 400
+                await a.call("POST", "/v1/subscriptions", {"name": "n"}, valid_request=False)
+                await a.call("POST", "/v1/subscriptions", raw=b"x" * 5000, valid_request=False)
+                await a.call(
+                    "POST",
+                    "/v1/subscriptions",
+                    raw=b"{}",
+                    headers={"Content-Type": "text/plain"},
+                    valid_request=False,
+                )
+                await api.anonymous.call(
+                    "POST", "/v1/subscriptions", GUARANTEES, valid_request=False
+                )
+                await a.call("GET", "/v1/subscriptions?limit=1")
+                await a.call("GET", "/v1/subscriptions?limit=99", valid_request=False)
+                await api.anonymous.call("GET", "/v1/subscriptions", valid_request=False)
+                for method in ("GET", "PATCH", "DELETE"):
+                    body = {"name": "x"} if method == "PATCH" else None
+                    await b.call(method, path, body)  # 404
+                    await api.anonymous.call(method, path, body, valid_request=False)  # 401
+                await a.call("GET", path)
+                await a.call("PATCH", path, {"query": "("})  # 400
+                await a.call("PATCH", path, {"min_score": 5}, valid_request=False)  # 422
+                await a.call("PATCH", path, raw=b"[" * 5000, valid_request=False)  # 413
+                await a.call(
+                    "PATCH",
+                    path,
+                    raw=b"{}",
+                    headers={"Content-Type": "text/plain"},
+                    valid_request=False,
+                )  # 415
+                await a.call("PATCH", path, {"name": "y"}, headers={"If-Match": '"9"'})  # 412
+                await a.call("PATCH", path, {"name": "y"})
+                await a.call("POST", f"{path}/test")
+                await b.call("POST", f"{path}/test")
+                await api.anonymous.call("POST", f"{path}/test", valid_request=False)
+                await a.call("GET", f"/v1/stream?subscription={sid}")  # 409
+                await a.call("GET", "/v1/stream", valid_request=False)  # 400
+                await b.call("GET", f"/v1/stream?subscription={live}")  # 404
+                await api.anonymous.call(
+                    "GET", f"/v1/stream?subscription={live}", valid_request=False
+                )  # 401
+                async with a.stream(live), a.stream(live):
+                    await a.call("GET", f"/v1/stream?subscription={live}")  # 429
+                await a.call("DELETE", path, headers={"If-Match": '"1"'})  # 412
+                await a.call("DELETE", path)
+
+                # A server whose writes cannot be confirmed within 0.1 ms answers 503.
+                slow = await start_api(kafka_bootstrap, topic_prefix, http, write_timeout=1e-4)
+                try:
+
+                    async def slow_sees_live() -> bool:
+                        return slow.store.get(live) is not None
+
+                    await wait_until(slow_sees_live, 10, "the second server to follow")
+                    s = slow.alice.as_key(ALICE)
+                    s.seen = a.seen
+                    unconfirmed = [
+                        await s.call("POST", "/v1/subscriptions", GUARANTEES),
+                        await s.call("PATCH", f"/v1/subscriptions/{live}", {"name": "z"}),
+                        await s.call("DELETE", f"/v1/subscriptions/{live}"),
+                    ]
+                    assert [u.status for u in unconfirmed] == [503, 503, 503]
+                finally:
+                    await slow.server.stop()
+                    await slow.store.stop()
+                assert documented_responses() - a.seen == set()
+            finally:
+                await api.server.stop()
+                await api.store.stop()
