@@ -65,27 +65,51 @@ def _run_service(name: str) -> int:
 
 
 def _run_deliver() -> int:
-    """The webhook delivery worker. Until the subscriptions topic is wired in, targets come
-    from ``NEWSWIRE_NOTIFY__WEBHOOK_TARGETS_PATH`` and a 410 only disables the endpoint in
-    this process (logged)."""
+    """The webhook delivery worker. Targets are the subscriptions' webhooks, read from
+    news.subscriptions (restored, then followed); a 410 disables the subscription there. With
+    ``NEWSWIRE_NOTIFY__WEBHOOK_TARGETS_PATH`` they come from that file instead (no topic)."""
     import structlog
 
-    from services.notify.delivery import load_targets, run_delivery
+    from services.notify.delivery import load_targets, run_delivery, subscription_target
     from services.notify.settings import DeliverySettings
+    from services.notify.store import SubscriptionStore
     from services.runtime.logging import configure_logging
 
     _default_bootstrap()
     settings = DeliverySettings()
     configure_logging(settings.log_level, settings.log_format, "deliver")
-    path = settings.notify.webhook_targets_path
-    targets = load_targets(path) if path else {}
     log = structlog.get_logger("newswire.notify")
-    log.info("webhook_targets_loaded", count=len(targets), path=str(path))
+    path = settings.notify.webhook_targets_path
+    if path is not None:
+        static = load_targets(path)
+        log.info("webhook_targets_loaded", count=len(static), path=str(path))
 
-    async def on_gone(subscription_id: str, reason: str) -> None:
-        log.warning("subscription_webhook_disabled", subscription_id=subscription_id, reason=reason)
+        async def log_gone(subscription_id: str, reason: str) -> None:
+            log.warning("webhook_gone", subscription_id=subscription_id, reason=reason)
 
-    asyncio.run(run_delivery(settings, targets.get, on_gone, handle_signals=True))
+        asyncio.run(run_delivery(settings, static.get, log_gone, handle_signals=True))
+        return 0
+
+    store = SubscriptionStore(settings.kafka)
+
+    async def disable(subscription_id: str, reason: str) -> None:
+        updated = await store.set_status(subscription_id, "disabled", reason)
+        log.warning(
+            "subscription_disabled",
+            subscription_id=subscription_id,
+            reason=reason,
+            found=updated is not None,
+        )
+
+    asyncio.run(
+        run_delivery(
+            settings,
+            lambda sid: subscription_target(store.get(sid)),
+            disable,
+            tables=(store,),
+            handle_signals=True,
+        )
+    )
     return 0
 
 

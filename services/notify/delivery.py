@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from schemas import topics
 from schemas.alert import Alert, AlertDigest
+from schemas.subscription import Subscription
 from services.notify.ledger import LedgerEntry, ledger_table
 from services.notify.ratelimit import DigestPlanner, TokenBucket
 from services.notify.retry import RetryPolicy, Verdict, parse_retry_after
@@ -494,11 +495,21 @@ def load_targets(path: Path) -> dict[str, WebhookTarget]:
     return targets
 
 
+def subscription_target(sub: Subscription | None) -> WebhookTarget | None:
+    """A subscription's webhook as delivery needs it (None: no webhook); a subscription that
+    is not active keeps its target, disabled, so its alerts are recorded as such."""
+    if sub is None or sub.delivery.webhook is None:
+        return None
+    hook = sub.delivery.webhook
+    return WebhookTarget(url=hook.url, secret=hook.secret, enabled=sub.status == "active")
+
+
 async def run_delivery(
     settings: DeliverySettings,
     targets: Targets,
     on_gone: OnGone,
     *,
+    tables: tuple[Any, ...] = (),
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
     registry: CollectorRegistry | None = None,
@@ -516,7 +527,7 @@ async def run_delivery(
         settings,
         make,
         max_pending=webhook.max_pending_per_partition,
-        tables=(ledger,),
+        tables=(ledger, *tables),
         stop=stop,
         handle_signals=handle_signals,
         registry=registry,

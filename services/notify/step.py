@@ -13,9 +13,10 @@ from schemas.alert import Alert
 from schemas.enriched import EnrichedArticle
 from schemas.subscription import Subscription
 from services.notify.api import build_api
-from services.notify.api_protocol import UrlChecker, basic_url_check
+from services.notify.api_protocol import UrlChecker
 from services.notify.dryrun import RecentArticles
 from services.notify.settings import NotifySettings
+from services.notify.ssrf import check_webhook_url
 from services.notify.store import Listener, SubscriptionStore
 from services.notify.story_gate import StoryGate, story_alert_table
 from services.notify.subscriptions import SubscriptionIndex
@@ -37,8 +38,19 @@ def follow_into(index: SubscriptionIndex) -> Listener:
     return changed
 
 
+def ssrf_url_check(settings: NotifySettings) -> UrlChecker:
+    """The API's subscribe-time webhook check: the SSRF guard with the settings' allow-list
+    (delivery checks again at connect time, pinned to the checked address)."""
+    allow = settings.notify.allow_list()
+
+    async def check(url: str) -> str | None:
+        return await check_webhook_url(url, allow)
+
+    return check
+
+
 def build_worker(
-    settings: NotifySettings, url_checker: UrlChecker = basic_url_check
+    settings: NotifySettings, url_checker: UrlChecker | None = None
 ) -> Worker[EnrichedArticle, Alert]:
     store = SubscriptionStore(settings.kafka, settings.api.write_timeout_seconds)
     index = SubscriptionIndex()
@@ -84,7 +96,7 @@ def build_worker(
             recent,
             bootstrap=settings.kafka.bootstrap,
             alerts_topic=settings.topic(topics.ALERTS.name),
-            url_checker=url_checker,
+            url_checker=url_checker or ssrf_url_check(settings),
         )
         companions = (api,)
     return Worker(
