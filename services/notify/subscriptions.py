@@ -22,6 +22,7 @@ from schemas.subscription import SUBSCRIPTION_ID, SubscriptionCreate, check_quer
 from services.notify.percolator import Percolator
 from services.query import Node, QueryDocument, QuerySyntaxError, evaluate, parse
 from services.query.article import enriched_document
+from services.query.evaluate import Match
 from services.query.parser import MAX_QUERY_CHARS
 
 
@@ -113,7 +114,25 @@ def alert_id(subscription_id: str, article_id: str) -> str:
     return hashlib.blake2b(f"{subscription_id}\n{article_id}".encode(), digest_size=16).hexdigest()
 
 
-def _satisfies(sub: Matchable, enriched: EnrichedArticle, doc: QueryDocument) -> bool:
+class RuleResults:
+    """Each distinct rule evaluated once per article. Subscribers share queries (a thousand
+    alerts on "sentiment:<-0.6", a popular keyword), and ``compiled`` returns one node per
+    query text, so a shared query costs one evaluation however many subscribe to it."""
+
+    def __init__(self, doc: QueryDocument) -> None:
+        self.doc = doc
+        # Keyed by identity; the entry holds the node so its id is not reused meanwhile.
+        self._results: dict[int, tuple[Node, Match]] = {}
+
+    def __call__(self, rule: Node) -> Match:
+        entry = self._results.get(id(rule))
+        if entry is None or entry[0] is not rule:
+            entry = (rule, evaluate(rule, self.doc))
+            self._results[id(rule)] = entry
+        return entry[1]
+
+
+def _satisfies(sub: Matchable, enriched: EnrichedArticle, results: RuleResults) -> bool:
     if sub.topics and not any(
         t.id in sub.topics and t.score >= sub.min_score for t in enriched.topics
     ):
@@ -121,12 +140,12 @@ def _satisfies(sub: Matchable, enriched: EnrichedArticle, doc: QueryDocument) ->
     rule = rule_of(sub)
     if rule is None:
         return True
-    found = evaluate(rule, doc)
+    found = results(rule)
     return found.matched and found.score >= sub.min_score
 
 
 def _alert(
-    sub: Matchable, enriched: EnrichedArticle, doc: QueryDocument, created: datetime
+    sub: Matchable, enriched: EnrichedArticle, results: RuleResults, created: datetime
 ) -> Alert | None:
     """The alert ``sub`` raises for this article, or None: the full check of one candidate."""
     hits = [t for t in enriched.topics if t.id in sub.topics and t.score >= sub.min_score]
@@ -135,12 +154,14 @@ def _alert(
     query_terms: list[str] = []
     rule = rule_of(sub)
     if rule is not None:
-        found = evaluate(rule, doc)
+        found = results(rule)
         if not found.matched or found.score < sub.min_score:
             return None
         query_terms = found.terms
     article = enriched.article
-    return Alert(
+    # model_construct: every value comes from the validated article and subscription, and
+    # an article can raise hundreds of alerts (validation was ~10 µs of each).
+    return Alert.model_construct(
         alert_id=alert_id(sub.id, article.article_id),
         subscription_id=sub.id,
         subscription_name=sub.name,
@@ -183,18 +204,20 @@ class SubscriptionIndex:
     def matching(self, enriched: EnrichedArticle) -> list[str]:
         """Ids of the subscriptions the article satisfies (no alerts built)."""
         doc = enriched_document(enriched)
+        results = RuleResults(doc)
         return [
             sub_id
             for sub_id in sorted(self.percolator.candidates(doc))
-            if _satisfies(self.by_id[sub_id], enriched, doc)
+            if _satisfies(self.by_id[sub_id], enriched, results)
         ]
 
     def match(self, enriched: EnrichedArticle, now: datetime | None = None) -> list[Alert]:
         created = now or datetime.now(UTC)
         doc = enriched_document(enriched)
+        results = RuleResults(doc)
         alerts = []
         for sub_id in sorted(self.percolator.candidates(doc)):
-            alert = _alert(self.by_id[sub_id], enriched, doc, created)
+            alert = _alert(self.by_id[sub_id], enriched, results, created)
             if alert is not None:
                 alerts.append(alert)
         return alerts
@@ -212,5 +235,5 @@ def match_naive(
 ) -> list[Alert]:
     """Every subscription checked in turn: the baseline bench/percolate.py measures against."""
     created = now or datetime.now(UTC)
-    doc = enriched_document(enriched)
-    return [a for s in subscriptions if (a := _alert(s, enriched, doc, created)) is not None]
+    results = RuleResults(enriched_document(enriched))  # shared queries evaluated once here too
+    return [a for s in subscriptions if (a := _alert(s, enriched, results, created)) is not None]
