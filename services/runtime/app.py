@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+from collections.abc import Coroutine
 from typing import Any
 
 import structlog
@@ -17,6 +18,29 @@ from services.runtime.settings import RuntimeSettings
 from services.runtime.worker import Companion, Worker
 
 log = structlog.get_logger("newswire.runtime")
+
+
+async def run_until_stopped(
+    loop: Coroutine[Any, Any, None], name: str, stop: asyncio.Event, health: Health, grace: float
+) -> None:
+    """Runs a consume loop until it ends or ``stop`` is set; then gives it ``grace`` seconds to
+    finish its batch and commit before cancelling it. Re-raises a loop failure: the process
+    must exit non-zero."""
+    task = asyncio.create_task(loop, name=name)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        log.info("worker_stopping")
+        health.stopping = True
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            log.error("shutdown_timeout", seconds=grace)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    stopped.cancel()
+    task.result()
 
 
 async def run_worker(
@@ -74,21 +98,9 @@ async def run_worker(
             sink=settings.topic(worker.sink.name),
             group=settings.group_for(worker.name),
         )
-        task = asyncio.create_task(stage.run(stop), name=f"{worker.name}-loop")
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            log.info("worker_stopping")
-            health.stopping = True
-            try:
-                await asyncio.wait_for(asyncio.shield(task), settings.shutdown_timeout_seconds)
-            except TimeoutError:
-                log.error("shutdown_timeout", seconds=settings.shutdown_timeout_seconds)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        stopped.cancel()
-        task.result()  # re-raise a loop failure: the process must exit non-zero
+        await run_until_stopped(
+            stage.run(stop), f"{worker.name}-loop", stop, health, settings.shutdown_timeout_seconds
+        )
     finally:
         health.stopping = True
         for companion in reversed(companions):

@@ -21,7 +21,6 @@ awaited in order, one slow receiver would stall every subscriber behind it. Here
 """
 
 import asyncio
-import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -29,10 +28,10 @@ from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import TopicSpec
+from services.runtime.app import run_until_stopped
 from services.runtime.commit import (
     CommitPolicy,
     OutOfOrderOffsets,
@@ -41,6 +40,7 @@ from services.runtime.commit import (
 )
 from services.runtime.health import Health, health_app, start_http
 from services.runtime.kafka import make_consumer, make_producer
+from services.runtime.loop import commit_owned
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.settings import RuntimeSettings
 from services.runtime.worker import InputRecord, OutRecord, to_input
@@ -190,22 +190,7 @@ class DispatchLoop:
                 log.info("partition_resumed", partition=tp.partition)
 
     async def commit(self, why: str, only: set[TopicPartition] | None = None) -> None:
-        owned: set[TopicPartitionKey] = {
-            (tp.topic, tp.partition) for tp in (only or self.consumer.assignment())
-        }
-        offsets = self.pending.take(time.monotonic(), owned)
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
-        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            self.metrics.commits.labels(self.name, "failed").inc()
-            log.warning("commit_failed", why=why, error=repr(exc))
-            return
-        self.metrics.commits.labels(self.name, "ok").inc()
-        log.debug(
-            "offsets_committed", why=why, offsets={f"{t}:{p}": o for (t, p), o in offsets.items()}
-        )
+        await commit_owned(self.consumer, self.pending, self.metrics, self.name, why, only)
 
     async def revoke(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
@@ -286,21 +271,9 @@ async def run_dispatch(
         log.info(
             "worker_started", source=settings.topic(source.name), group=settings.group_for(name)
         )
-        task = asyncio.create_task(loop.run(stop), name=f"{name}-loop")
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            log.info("worker_stopping")
-            health.stopping = True
-            try:
-                await asyncio.wait_for(asyncio.shield(task), settings.shutdown_timeout_seconds)
-            except TimeoutError:
-                log.error("shutdown_timeout", seconds=settings.shutdown_timeout_seconds)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        stopped.cancel()
-        task.result()
+        await run_until_stopped(
+            loop.run(stop), f"{name}-loop", stop, health, settings.shutdown_timeout_seconds
+        )
     finally:
         health.stopping = True
         await consumer.stop()

@@ -155,27 +155,38 @@ class StageLoop(Generic[In, Out]):
         return _InFlight(outputs.sends, done)
 
     async def commit(self, why: str, only: Iterable[TopicPartition] | None = None) -> None:
-        """Commits acknowledged offsets of partitions this consumer still owns.
+        await commit_owned(self.consumer, self.pending, self.metrics, self._service, why, only)
 
-        A failed commit is logged and counted, not raised: the records behind it were already
-        delivered and will be delivered again after the rebalance (at-least-once).
-        """
-        owned: set[TopicPartitionKey] = {
-            (tp.topic, tp.partition) for tp in (only or self.consumer.assignment())
-        }
-        offsets = self.pending.take(time.monotonic(), owned)
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
-        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            self.metrics.commits.labels(self._service, "failed").inc()
-            log.warning("commit_failed", why=why, error=repr(exc))
-            return
-        self.metrics.commits.labels(self._service, "ok").inc()
-        log.debug(
-            "offsets_committed", why=why, offsets={f"{t}:{p}": o for (t, p), o in offsets.items()}
-        )
+
+async def commit_owned(
+    consumer: AIOKafkaConsumer,
+    pending: PendingOffsets,
+    metrics: WorkerMetrics,
+    service: str,
+    why: str,
+    only: Iterable[TopicPartition] | None = None,
+) -> None:
+    """Commits the committable offsets of partitions ``consumer`` still owns (or ``only``).
+
+    A failed commit is logged and counted, not raised: the records behind it were already
+    delivered and will be delivered again after the rebalance (at-least-once).
+    """
+    owned: set[TopicPartitionKey] = {
+        (tp.topic, tp.partition) for tp in (only or consumer.assignment())
+    }
+    offsets = pending.take(time.monotonic(), owned)
+    if not offsets:
+        return
+    try:
+        await consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
+    except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+        metrics.commits.labels(service, "failed").inc()
+        log.warning("commit_failed", why=why, error=repr(exc))
+        return
+    metrics.commits.labels(service, "ok").inc()
+    log.debug(
+        "offsets_committed", why=why, offsets={f"{t}:{p}": o for (t, p), o in offsets.items()}
+    )
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
