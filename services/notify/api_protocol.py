@@ -6,14 +6,14 @@ import binascii
 import bisect
 import hashlib
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from schemas.subscription import SECRET_PREFIX, SUBSCRIPTION_ID, Subscription, SubscriptionCreate
+from schemas.subscription import SUBSCRIPTION_ID, Subscription, SubscriptionCreate
+from services.notify.ssrf import url_shape_refusal
+from services.notify.webhooks import generate_secret
 
 # Refuses a webhook URL with a reason, or accepts it with None. The default checks the form
 # only; the SSRF guard (resolving the host, refusing private addresses) plugs in here.
@@ -24,18 +24,7 @@ _SUB_ID = re.compile(SUBSCRIPTION_ID)
 
 async def basic_url_check(url: str) -> str | None:
     """http(s), a host, no credentials. Not an SSRF guard: it does not resolve the host."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError for a port out of range)
-    except ValueError as exc:
-        return f"not a valid URL: {exc}"
-    if parts.scheme not in ("http", "https"):
-        return "the URL scheme must be http or https"
-    if not parts.hostname:
-        return "the URL has no host"
-    if parts.username is not None or parts.password is not None:
-        return "credentials in the URL are not allowed"
-    return None
+    return url_shape_refusal(url)
 
 
 # --- cursor pagination (pure) ----------------------------------------------------------------
@@ -94,7 +83,7 @@ def sse_event(event_id: str, event: str, data: bytes) -> bytes:
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+    return generate_secret()
 
 
 def idempotent_id(owner: str, idempotency_key: str) -> str:

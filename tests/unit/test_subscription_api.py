@@ -279,10 +279,10 @@ class TestHttpHelpers:
         [
             ("https://hooks.example.com/x", None),
             ("http://127.0.0.1:8080/x", None),  # the SSRF guard, not this check, refuses it
-            ("ftp://h/x", "scheme"),
+            ("ftp://h/x", "only http and https"),
             ("https:///x", "no host"),
             ("https://u:p@h/x", "credentials"),
-            ("https://h:99999/x", "not a valid URL"),
+            ("https://h:99999/x", "malformed url"),
         ],
     )
     async def test_basic_url_check(self, url: str, refused: str | None) -> None:
