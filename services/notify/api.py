@@ -139,6 +139,10 @@ class SubscriptionApi:
         self.port: int | None = None
         self.app = self._build()
 
+    @property
+    def open_streams(self) -> int:
+        return self._streams.total
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -7,6 +7,8 @@ deleted ones removed). The same process serves the subscription API (``api.py``)
 """
 
 import structlog
+from prometheus_client import Gauge, Histogram
+from prometheus_client.registry import Collector
 
 from schemas import topics
 from schemas.alert import Alert
@@ -49,6 +51,46 @@ def ssrf_url_check(settings: NotifySettings) -> UrlChecker:
     return check
 
 
+# From the scraper's fetch to the alert: seconds when all is well, hours after an outage.
+_END_TO_END_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
+_CANDIDATE_BUCKETS = (0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000)
+
+
+class NotifyMetrics:
+    """notify's own metrics; ``run_worker`` registers them in the worker's registry."""
+
+    def __init__(self) -> None:
+        self.end_to_end = Histogram(
+            "newswire_end_to_end_latency_seconds",
+            "From the article's fetched_at (set by the scraper) to its alert being produced.",
+            ["service"],
+            buckets=_END_TO_END_BUCKETS,
+            registry=None,
+        )
+        self.candidates = Histogram(
+            "newswire_percolator_candidates",
+            "Subscriptions the percolator proposed for one article, before verification.",
+            ["service"],
+            buckets=_CANDIDATE_BUCKETS,
+            registry=None,
+        )
+        self.subscriptions = Gauge(
+            "newswire_subscriptions_active",
+            "Active subscriptions in this worker's index.",
+            ["service"],
+            registry=None,
+        )
+        self.streams = Gauge(
+            "newswire_stream_connections",
+            "Open Server-Sent Events streams on this worker's API.",
+            ["service"],
+            registry=None,
+        )
+
+    def collectors(self) -> tuple[Collector, ...]:
+        return (self.end_to_end, self.candidates, self.subscriptions, self.streams)
+
+
 def build_worker(
     settings: NotifySettings, url_checker: UrlChecker | None = None
 ) -> Worker[EnrichedArticle, Alert]:
@@ -59,11 +101,15 @@ def build_worker(
 
     story_alerts = story_alert_table(topics.NOTIFY_STORY_ALERTS, wall_clock_ms)
     gate = StoryGate(story_alerts)
+    metrics = NotifyMetrics()
+    metrics.subscriptions.labels("notify").set_function(lambda: len(index))
 
     async def step(enriched: EnrichedArticle, ctx: StepContext) -> list[Alert]:
         recent.add(enriched)
         alerts = []
-        for alert in index.match(enriched):
+        matched = index.match(enriched)
+        metrics.candidates.labels("notify").observe(index.last_candidates)
+        for alert in matched:
             sub = store.get(alert.subscription_id)
             if sub is not None and sub.mode == "story":
                 admitted, record = gate.admit(
@@ -79,6 +125,8 @@ def build_worker(
                     ctx.drop("story_already_alerted")
                     continue
             alerts.append(alert)
+            waited = (alert.created_at - enriched.article.fetched_at).total_seconds()
+            metrics.end_to_end.labels("notify").observe(max(0.0, waited))
             log.info(
                 "alert_matched",
                 subscription_id=alert.subscription_id,
@@ -99,6 +147,7 @@ def build_worker(
             url_checker=url_checker or ssrf_url_check(settings),
         )
         companions = (api,)
+        metrics.streams.labels("notify").set_function(lambda: api.open_streams)
     return Worker(
         "notify",
         source=topics.ENRICHED,
@@ -106,4 +155,5 @@ def build_worker(
         step=step,
         tables=(store, story_alerts),
         companions=companions,
+        collectors=metrics.collectors(),
     )

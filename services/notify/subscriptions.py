@@ -186,6 +186,8 @@ class SubscriptionIndex:
     def __init__(self, subscriptions: Iterable[Matchable] = ()) -> None:
         self.by_id: dict[str, Matchable] = {}
         self.percolator = Percolator()
+        # Candidates the percolator proposed for the last article matched (a metric).
+        self.last_candidates = 0
         for sub in subscriptions:
             self.upsert(sub)
 
@@ -216,7 +218,9 @@ class SubscriptionIndex:
         doc = enriched_document(enriched)
         results = RuleResults(doc)
         alerts = []
-        for sub_id in sorted(self.percolator.candidates(doc)):
+        candidates = self.percolator.candidates(doc)
+        self.last_candidates = len(candidates)
+        for sub_id in sorted(candidates):
             alert = _alert(self.by_id[sub_id], enriched, results, created)
             if alert is not None:
                 alerts.append(alert)

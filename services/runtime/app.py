@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.runtime.health import Health, health_app, start_http
 from services.runtime.kafka import make_consumer, make_producer
+from services.runtime.lag import LagMonitor
 from services.runtime.loop import StageLoop
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.settings import RuntimeSettings
@@ -66,6 +67,8 @@ async def run_worker(
 
     structlog.contextvars.bind_contextvars(service=worker.name)
     metrics = WorkerMetrics(worker.name, registry)
+    for collector in worker.collectors:
+        metrics.registry.register(collector)
     health = Health(stall_after=settings.stall_after_seconds)
     runner, port = await start_http(
         health_app(health, metrics.registry, worker.name), settings.http.host, settings.http.port
@@ -77,6 +80,7 @@ async def run_worker(
     consumer = make_consumer(settings.kafka, client_id, settings.group_for(worker.name))
     tables = list(worker.tables)
     companions: list[Companion] = []
+    lag: LagMonitor | None = None
     try:
         await producer.start()
         for table in tables:
@@ -87,6 +91,8 @@ async def run_worker(
         await consumer.start()
         stage = StageLoop(worker, settings, consumer, producer, metrics, health)
         stage.subscribe()
+        lag = LagMonitor(consumer, health, metrics, worker.name, settings.lag_probe_seconds)
+        lag.start()
         # What exists now (models, gazetteers, restored tables) lives as long as the process:
         # moved out of the collector's generations, full collections stop walking it. Measured
         # on enrich: p99 per article 6.0 ms -> 2.4 ms, mean 1.12 -> 1.03 ms.
@@ -103,6 +109,8 @@ async def run_worker(
         )
     finally:
         health.stopping = True
+        if lag is not None:
+            await lag.stop()
         for companion in reversed(companions):
             await companion.stop()
         await consumer.stop()

@@ -40,6 +40,7 @@ from services.runtime.commit import (
 )
 from services.runtime.health import Health, health_app, start_http
 from services.runtime.kafka import make_consumer, make_producer
+from services.runtime.lag import LagMonitor
 from services.runtime.loop import commit_owned
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.settings import RuntimeSettings
@@ -125,6 +126,8 @@ class DispatchLoop:
                 )
                 self.health.loop_turned()
                 self.metrics.last_loop_timestamp.labels(self.name).set(time.time())
+                if batch:
+                    self.health.progressed()
                 async with self._lock:
                     for tp, records in batch.items():
                         self.metrics.batch_records.labels(self.name).observe(len(records))
@@ -257,6 +260,7 @@ async def run_dispatch(
     producer = make_producer(settings.kafka, client_id)
     consumer = make_consumer(settings.kafka, client_id, settings.group_for(name))
     dispatcher: Dispatcher | None = None
+    lag: LagMonitor | None = None
     try:
         await producer.start()
         for table in tables:
@@ -267,6 +271,8 @@ async def run_dispatch(
             name, source, settings, consumer, dispatcher, metrics, health, max_pending
         )
         loop.subscribe()
+        lag = LagMonitor(consumer, health, metrics, name, settings.lag_probe_seconds)
+        lag.start()
         health.started = True
         log.info(
             "worker_started", source=settings.topic(source.name), group=settings.group_for(name)
@@ -276,6 +282,8 @@ async def run_dispatch(
         )
     finally:
         health.stopping = True
+        if lag is not None:
+            await lag.stop()
         await consumer.stop()
         if dispatcher is not None:
             await dispatcher.close()

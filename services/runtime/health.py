@@ -2,7 +2,9 @@
 
 Liveness follows the loop, not the process: aiokafka heartbeats in the background, so group
 membership alone would hide a hung step. ``/healthz`` fails when the loop has not turned for
-``stall_after`` seconds; ``/readyz`` also needs the clients started and the group joined.
+``stall_after`` seconds. ``/readyz`` also needs the clients started, the group joined, the
+broker answering the lag probe (services/runtime/lag.py), and progress: a worker with lag that
+has processed nothing for ``stall_after`` seconds is not ready, whatever its loop does.
 """
 
 import time
@@ -20,9 +22,23 @@ class Health:
     has_joined: bool = False
     assigned: int = 0
     last_turn: float = field(default_factory=time.monotonic)
+    last_progress: float = field(default_factory=time.monotonic)
+    lag: int = 0
+    broker_error: str | None = None
 
     def loop_turned(self) -> None:
         self.last_turn = time.monotonic()
+
+    def progressed(self) -> None:
+        """Records were processed."""
+        self.last_progress = time.monotonic()
+
+    def broker_answered(self, lag: int) -> None:
+        self.broker_error = None
+        self.lag = lag
+
+    def broker_unreachable(self, error: str) -> None:
+        self.broker_error = error
 
     def joined(self, assigned: int) -> None:
         self.has_joined = True
@@ -35,13 +51,26 @@ class Health:
 
     def ready(self) -> tuple[bool, dict[str, object]]:
         live, detail = self.live()
-        ok = live and self.started and self.has_joined and not self.stopping
+        idle = time.monotonic() - self.last_progress
+        stalled = self.lag > 0 and idle >= self.stall_after
+        ok = (
+            live
+            and self.started
+            and self.has_joined
+            and not self.stopping
+            and self.broker_error is None
+            and not stalled
+        )
         return ok, {
             **detail,
             "started": self.started,
             "joined_group": self.has_joined,
             "assigned_partitions": self.assigned,
             "stopping": self.stopping,
+            "broker_error": self.broker_error,
+            "lag_records": self.lag,
+            "seconds_since_progress": round(idle, 3),
+            "stalled_with_lag": stalled,
         }
 
 

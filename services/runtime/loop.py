@@ -97,6 +97,7 @@ class StageLoop(Generic[In, Out]):
             async with self._lock:
                 await self.harvest(wait=False)
                 if batch:
+                    self.health.progressed()
                     self._in_flight.append(await self._process_batch(batch))
                     while len(self._in_flight) > kafka.max_in_flight_batches:
                         await self._harvest_oldest()

@@ -88,6 +88,13 @@ class WorkerMetrics:
             ["service"],
             registry=r,
         )
+        # End offset minus position, per assigned partition (services/runtime/lag.py).
+        self.consumer_lag = Gauge(
+            "newswire_consumer_lag_records",
+            "Records between the consumer's position and the end of the partition.",
+            ["service", "topic", "partition"],
+            registry=r,
+        )
         self.last_loop_timestamp = Gauge(
             "newswire_loop_last_turn_timestamp_seconds",
             "Unix time of the last turn of the consume loop.",

@@ -72,6 +72,8 @@ class RuntimeSettings(BaseSettings):
     max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # /healthz fails when the loop has not turned for this long (a hung step or a stuck await).
     stall_after_seconds: float = Field(default=30.0, gt=0)
+    # How often consumer lag is measured (and the broker's answer checked, for /readyz).
+    lag_probe_seconds: float = Field(default=5.0, gt=0)
     # How long SIGTERM waits for the in-flight batch to be acknowledged and committed.
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
 

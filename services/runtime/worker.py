@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import structlog
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ValidationError
 
 from schemas.topics import TopicSpec
@@ -53,6 +54,8 @@ class Worker(Generic[In, Out]):
     step: Step[In, Out]
     tables: tuple[Any, ...] = ()
     companions: tuple["Companion", ...] = ()
+    # The stage's own metrics, registered in the worker's registry next to the runtime's.
+    collectors: tuple[Collector, ...] = ()
 
 
 class Companion(Protocol):

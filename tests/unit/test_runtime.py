@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from schemas import topics
@@ -15,6 +16,7 @@ from services.runtime import dlq
 from services.runtime.commit import CommitPolicy, PendingOffsets
 from services.runtime.errors import InvalidMessage
 from services.runtime.health import Health, health_app, start_http
+from services.runtime.lag import partition_lags
 from services.runtime.settings import RuntimeSettings
 from services.runtime.worker import InputRecord, StepContext, Worker, process_record
 
@@ -207,3 +209,43 @@ class TestLogging:
         assert lines[0]["level"] == "warning"
         assert all(line["service"] == "ingest" for line in lines)
         assert all(line["article_id"] == "a" * 32 for line in lines)
+
+
+class TestReadiness:
+    """/readyz: broker answering, and no stall while records wait."""
+
+    def ready_health(self) -> Health:
+        h = Health(stall_after=30)
+        h.started = True
+        h.joined(3)
+        return h
+
+    def test_ready_when_started_joined_and_the_broker_answers(self) -> None:
+        h = self.ready_health()
+        h.broker_answered(lag=0)
+        assert h.ready()[0]
+
+    def test_not_ready_while_the_broker_does_not_answer(self) -> None:
+        h = self.ready_health()
+        h.broker_unreachable("KafkaConnectionError()")
+        ok, detail = h.ready()
+        assert not ok
+        assert detail["broker_error"] == "KafkaConnectionError()"
+        h.broker_answered(lag=0)
+        assert h.ready()[0]
+
+    def test_not_ready_when_records_wait_and_nothing_was_processed(self) -> None:
+        h = self.ready_health()
+        h.broker_answered(lag=12)
+        assert h.ready()[0]  # lag, but progress is recent
+        h.last_progress = time.monotonic() - 31
+        ok, detail = h.ready()
+        assert not ok
+        assert detail["stalled_with_lag"] is True
+        h.broker_answered(lag=0)
+        assert h.ready()[0]  # idle without lag is fine: nothing to do
+
+    def test_partition_lags_are_never_negative(self) -> None:
+        a, b = TopicPartition("t", 0), TopicPartition("t", 1)
+        assert partition_lags({a: 10, b: 5}, {a: 4, b: 7}) == {a: 6, b: 0}
+        assert partition_lags({a: 10}, {}) == {}
