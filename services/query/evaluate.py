@@ -41,11 +41,12 @@ class Match:
             for p in self.pieces
         )
 
-    @property
+    # Cached: notify shares one Match among every subscription with the same query.
+    @cached_property
     def terms(self) -> list[str]:
         return sorted({h.text.casefold() for h in self.hits})
 
-    @property
+    @cached_property
     def score(self) -> float:
         """0 without a match; otherwise 0.5, more with distinct evidence and title hits."""
         if not self.matched:
