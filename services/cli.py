@@ -114,17 +114,27 @@ def _run_deliver() -> int:
 
 
 def _produce(args: argparse.Namespace) -> int:
+    from services.runtime import trace
     from services.runtime.io import produce_raw, raw_event_from_file
 
+    upstream = trace.parse(args.traceparent) if args.traceparent else None
+    if args.traceparent and upstream is None:
+        print(f"not a valid W3C traceparent: {args.traceparent!r}", file=sys.stderr)
+        return 2
     _default_bootstrap()
     settings = RuntimeSettings()
     events = [
         raw_event_from_file(Path(f), args.source, args.content_type, args.url) for f in args.files
     ]
+    # Each file starts its own trace (or continues --traceparent), printed so that one
+    # article can be followed through the workers' logs by its trace_id.
+    spans = [upstream.child() if upstream else trace.new_trace() for _ in events]
+    headers = [trace.with_traceparent([], span) for span in spans]
     topic = settings.topic(topics.RAW.name)
-    sent = asyncio.run(produce_raw(settings.kafka, topic, events))
-    for path, (partition, offset) in zip(args.files, sent, strict=True):
-        print(json.dumps({"file": path, "topic": topic, "partition": partition, "offset": offset}))
+    sent = asyncio.run(produce_raw(settings.kafka, topic, events, headers))
+    for path, (partition, offset), span in zip(args.files, sent, spans, strict=True):
+        line = {"file": path, "topic": topic, "partition": partition, "offset": offset}
+        print(json.dumps({**line, "trace_id": span.trace_id}))
     return 0
 
 
@@ -424,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default="cli", help="source name recorded on each event")
     p.add_argument("--content-type", help="override the type guessed from the file extension")
     p.add_argument("--url", help="URL the document was fetched from")
+    p.add_argument(
+        "--traceparent",
+        help="W3C traceparent to continue (default: a new trace per file, printed)",
+    )
 
     p = sub.add_parser("tail", help="print a topic's records as JSON lines")
     p.add_argument("topic", help="e.g. news.alerts (the topic prefix is added)")

@@ -53,6 +53,8 @@ from services.runtime.dlq import SourcePosition, dead_letter_headers
 from services.runtime.errors import InvalidMessage
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.table import ChangelogTable
+from services.runtime.trace import HEADER as TRACEPARENT
+from services.runtime.trace import TraceParent, from_headers, new_trace
 from services.runtime.worker import InputRecord, OutRecord
 
 log = structlog.get_logger("newswire.notify")
@@ -215,9 +217,15 @@ class WebhookDispatcher:
     async def _run_lane(self, lane: _Lane) -> None:
         try:
             while lane.queue:
+                head = lane.queue[0]
                 structlog.contextvars.bind_contextvars(
-                    subscription_id=lane.subscription_id, alert_id=lane.queue[0].alert.alert_id
+                    subscription_id=lane.subscription_id, alert_id=head.alert.alert_id
                 )
+                trace = from_headers(head.record.headers)
+                if trace is not None:
+                    structlog.contextvars.bind_contextvars(trace_id=trace.trace_id)
+                else:
+                    structlog.contextvars.unbind_contextvars("trace_id")
                 await self._step(lane)
         except Exception as exc:
             # A bug or an outage (the broker refused a write): the loop must stop, so every
@@ -356,6 +364,10 @@ class WebhookDispatcher:
         subscription_id = lane.subscription_id
         started = self._monotonic()
         attempt = 0
+        trace = _request_trace(items)
+        # A digest carries the first alert's trace; the others are named on the log lines.
+        traces = sorted({t.trace_id for i in items if (t := from_headers(i.record.headers))})
+        named: dict[str, Any] = {"trace_ids": traces} if len(traces) > 1 else {}
         while True:
             target = self.targets(subscription_id)
             if target is None or not target.enabled or subscription_id in self._gone:
@@ -369,6 +381,8 @@ class WebhookDispatcher:
                 error = DeliveryFailed("invalid_webhook_secret", str(exc))
                 await self._settle(lane, items, "dead_letter", error, webhook_id, members)
                 return
+            # Each attempt is its own span of the alert's trace, so the receiver's logs join ours.
+            headers[TRACEPARENT] = trace.child().header_value()
             async with self._requests:
                 result = await self.sender.post(target.url, body, headers)
             self.metrics.webhook_attempts.labels(self._service, result.result_class).inc()
@@ -380,6 +394,8 @@ class WebhookDispatcher:
             log.info(
                 "webhook_attempt",
                 webhook_id=webhook_id,
+                trace_id=trace.trace_id,
+                **named,
                 attempt=attempt,
                 status=result.status,
                 error=result.error,
@@ -455,6 +471,16 @@ class WebhookDispatcher:
         headers = dead_letter_headers(record.headers, error, self._service, where)
         assert topics.ALERTS.dlq is not None
         return OutRecord(topics.ALERTS.dlq, record.key, record.value or b"", headers)
+
+
+def _request_trace(items: list[_Item]) -> TraceParent:
+    """The trace a webhook request continues: its (first) alert's, or a new one for an
+    alert that came without a valid ``traceparent``."""
+    for item in items[:1]:
+        found = from_headers(item.record.headers)
+        if found is not None:
+            return found
+    return new_trace()
 
 
 def _fitting(items: list[_Item], max_bytes: int) -> list[_Item]:

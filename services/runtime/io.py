@@ -5,7 +5,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -13,7 +13,7 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.raw import RawArticleEvent
-from services.runtime.dlq import header_map
+from services.runtime.dlq import Headers, header_map
 from services.runtime.kafka import assign_all, producer_config
 from services.runtime.settings import KafkaSettings
 
@@ -68,14 +68,27 @@ def raw_key(event: RawArticleEvent) -> bytes:
 
 
 async def produce_raw(
-    kafka: KafkaSettings, topic: str, events: Iterable[RawArticleEvent]
+    kafka: KafkaSettings,
+    topic: str,
+    events: Iterable[RawArticleEvent],
+    headers: Sequence[Headers] | None = None,
 ) -> list[tuple[int, int]]:
-    """Sends each event and waits for the broker's acknowledgement; returns (partition, offset)."""
+    """Sends each event and waits for the broker's acknowledgement; returns (partition, offset).
+
+    ``headers``: one list per event (a scraper's ``traceparent``, say), in the same order.
+    """
+    batch = list(events)
+    per_event = list(headers) if headers is not None else [[] for _ in batch]
+    if len(per_event) != len(batch):
+        raise ValueError(f"{len(per_event)} header lists for {len(batch)} events")
     producer = AIOKafkaProducer(**producer_config(kafka, "newswire-produce"))
     await producer.start()
     try:
         futures = [
-            await producer.send(topic, e.model_dump_json().encode(), key=raw_key(e)) for e in events
+            await producer.send(
+                topic, e.model_dump_json().encode(), key=raw_key(e), headers=h or None
+            )
+            for e, h in zip(batch, per_event, strict=True)
         ]
         sent = await asyncio.gather(*futures)
         return [(md.partition, md.offset) for md in sent]

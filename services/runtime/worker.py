@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.topics import TopicSpec
 from services.runtime.dlq import Headers, SourcePosition, dead_letter_headers
 from services.runtime.errors import InvalidMessage
+from services.runtime.trace import TraceParent, continue_from, from_headers, with_traceparent
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -137,9 +138,9 @@ def _decode(spec: TopicSpec[In], value: bytes | None) -> In:
         ) from exc
 
 
-def _encode(spec: TopicSpec[Out], model: Out) -> OutRecord:
+def _encode(spec: TopicSpec[Out], model: Out, span: TraceParent) -> OutRecord:
     key = spec.key_of(model).encode() if spec.key_of else None
-    return OutRecord(spec.name, key, model.model_dump_json().encode())
+    return OutRecord(spec.name, key, model.model_dump_json().encode(), with_traceparent([], span))
 
 
 def _as_list(result: Out | Sequence[Out] | None) -> list[Out]:
@@ -158,8 +159,14 @@ async def process_record(
     Exceptions other than :class:`InvalidMessage` (and pydantic errors building an output,
     which mean the input held values the contract forbids) propagate: they are bugs or
     outages, and the loop must stop rather than skip the record.
+
+    Every output on the sink carries a ``traceparent`` continuing the input's trace (or
+    starting one), and ``trace_id`` is bound to the log context next to ``article_id``; side
+    records (state changelogs) are not part of an article's journey and carry none.
     """
     ctx = StepContext(record)
+    span = continue_from(record.headers)
+    structlog.contextvars.bind_contextvars(trace_id=span.trace_id)
     try:
         if max_bytes is not None and len(record.value or b"") > max_bytes:
             raise InvalidMessage(
@@ -174,11 +181,11 @@ async def process_record(
         except ValidationError as exc:
             detail = exc.json(include_url=False, include_input=False)
             raise InvalidMessage("invalid_output", detail) from exc
-        encoded = [_encode(worker.sink, out) for out in outputs] + ctx.side_records
+        encoded = [_encode(worker.sink, out, span) for out in outputs] + ctx.side_records
         if ctx.rejection is not None:
-            return _dead_letter(worker, record, ctx.rejection, encoded, tuple(ctx.drops))
+            return _dead_letter(worker, record, ctx.rejection, encoded, tuple(ctx.drops), span)
     except InvalidMessage as exc:
-        return _dead_letter(worker, record, exc, [], ())
+        return _dead_letter(worker, record, exc, [], (), span)
     if not outputs:
         return Processed("dropped", encoded, drops=tuple(ctx.drops))
     return Processed("ok", encoded, drops=tuple(ctx.drops))
@@ -190,11 +197,17 @@ def _dead_letter(
     exc: InvalidMessage,
     also: list[OutRecord],
     drops: tuple[str, ...],
+    span: TraceParent,
 ) -> Processed:
     if worker.source.dlq is None:
         raise exc
     where = SourcePosition(record.topic, record.partition, record.offset, record.timestamp)
-    headers = dead_letter_headers(record.headers, exc, worker.name, where)
+    original = record.headers
+    if from_headers(original) is None:
+        # The dead letter keeps the original headers, but one without a usable trace gets
+        # the trace this stage started, so the logged trace_id finds it in the DLQ too.
+        original = with_traceparent(original, span)
+    headers = dead_letter_headers(original, exc, worker.name, where)
     dead = OutRecord(worker.source.dlq, record.key, record.value or b"", headers)
     log.warning("record_dead_lettered", reason=exc.reason, detail=exc.detail[:300])
     return Processed("dead_letter", [*also, dead], exc.reason, drops)
