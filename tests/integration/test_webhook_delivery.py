@@ -30,7 +30,7 @@ from schemas.enriched import Sentiment
 from services.notify.delivery import run_delivery
 from services.notify.settings import DeliverySettings, WebhookSettings
 from services.notify.webhooks import WebhookTarget, generate_secret
-from services.runtime import dlq
+from services.runtime import dlq, trace
 from services.runtime.io import read_topic
 from services.runtime.local import WorkerProcess
 from services.runtime.settings import CommitSettings, HttpSettings, KafkaSettings
@@ -47,6 +47,7 @@ class Hit:
     verified: bool
     status: int
     at: float
+    traceparent: str | None = None
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Receiver:
                 verified,
                 status,
                 time.monotonic(),
+                request.headers.get("traceparent"),
             )
         )
         headers = {"Retry-After": self.retry_after} if self.retry_after and status >= 400 else {}
@@ -122,9 +124,14 @@ def make_alert(subscription_id: str, n: int) -> Alert:
 
 
 async def produce(
-    bootstrap: str, prefix: str, alerts: list[Alert], partition: int | None = None
+    bootstrap: str,
+    prefix: str,
+    alerts: list[Alert],
+    partition: int | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> list[tuple[int, int, bytes]]:
-    """Produces alerts keyed by subscription id; returns (partition, offset, value) each."""
+    """Produces alerts keyed by subscription id (with ``headers`` on each); returns
+    (partition, offset, value) each."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     sent = []
@@ -136,6 +143,7 @@ async def produce(
                 value=value,
                 key=alert.subscription_id.encode(),
                 partition=partition,
+                headers=headers,
             )
             sent.append((meta.partition, meta.offset, value))
     finally:
@@ -255,18 +263,23 @@ async def test_signed_webhook_verified_by_standardwebhooks(
     assert hit.body == value
     assert Alert.model_validate_json(hit.body) == alert
     assert abs(hit.timestamp - time.time()) < 60
+    # The alert had no traceparent: the request starts a trace of its own.
+    assert trace.parse(hit.traceparent) is not None
 
 
 async def test_two_failures_then_success_is_one_delivery_with_one_id(
     kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    """500, 500, 200: three attempts with the same webhook-id, exactly one success."""
+    """500, 500, 200: three attempts with the same webhook-id, exactly one success; each
+    attempt continues the alert's trace as a span of its own."""
     receiver = Receiver(statuses=[500, 500, 200])
     alert = make_alert("sub-flaky", 1)
     settings = settings_for(kafka_bootstrap, topic_prefix, retry_max_attempts=5)
+    alert_trace = trace.new_trace()
     async with serving(hook=receiver) as base:
         targets = {"sub-flaky": WebhookTarget(f"{base}/hook", receiver.secret)}
-        await produce(kafka_bootstrap, topic_prefix, [alert])
+        traced = trace.with_traceparent([], alert_trace)
+        await produce(kafka_bootstrap, topic_prefix, [alert], headers=traced)
         async with delivering(settings, targets) as registry:
 
             async def delivered() -> bool:
@@ -282,6 +295,9 @@ async def test_two_failures_then_success_is_one_delivery_with_one_id(
     assert {h.webhook_id for h in receiver.hits} == {alert.alert_id}
     assert all(h.verified for h in receiver.hits)
     assert len(receiver.answered(200)) == 1
+    spans = [trace.parse(h.traceparent) for h in receiver.hits]
+    assert {s.trace_id for s in spans if s is not None} == {alert_trace.trace_id}
+    assert len({s.span_id for s in spans if s is not None} | {alert_trace.span_id}) == 4
 
 
 async def test_410_disables_the_endpoint_once(kafka_bootstrap: str, topic_prefix: str) -> None:
