@@ -219,7 +219,9 @@ class WebhookDispatcher:
             while lane.queue:
                 head = lane.queue[0]
                 structlog.contextvars.bind_contextvars(
-                    subscription_id=lane.subscription_id, alert_id=head.alert.alert_id
+                    subscription_id=lane.subscription_id,
+                    alert_id=head.alert.alert_id,
+                    article_id=head.alert.article_id,
                 )
                 trace = from_headers(head.record.headers)
                 if trace is not None:
