@@ -46,6 +46,25 @@ async def test_produce_then_tail(kafka_bootstrap: str) -> None:
     assert record["key"] == "https://example.com/a"
     assert record["value"]["source"] == "express"
     assert record["value"]["payload"] == SEED_PATH.read_text()
+    # Each produced file starts a trace, printed so the article can be followed by it.
+    assert record["headers"]["traceparent"].split("-")[1] == json.loads(produced.stdout)["trace_id"]
+
+
+async def test_produce_continues_a_given_traceparent(kafka_bootstrap: str) -> None:
+    prefix = new_prefix()
+    await ensure_newswire_topics(kafka_bootstrap, prefix, partitions=1)
+    env = {"NEWSWIRE_KAFKA__BOOTSTRAP": kafka_bootstrap, "NEWSWIRE_TOPIC_PREFIX": prefix}
+    upstream = "00-0af7651916cd43d5f9d1b7cb2f54ca77-00f067aa0ba902b7-01"
+    refused = newswire("produce", str(SEED_PATH), "--traceparent", "00-nonsense", env=env)
+    assert refused.returncode == 2
+    assert "not a valid W3C traceparent" in refused.stderr
+    produced = newswire("produce", str(SEED_PATH), "--traceparent", upstream, env=env)
+    assert produced.returncode == 0, produced.stderr
+    assert json.loads(produced.stdout)["trace_id"] == "0af7651916cd43d5f9d1b7cb2f54ca77"
+    tailed = newswire("tail", "news.raw", "--max", "1", "--idle", "10", env=env)
+    sent = json.loads(tailed.stdout)["headers"]["traceparent"]
+    assert sent.startswith("00-0af7651916cd43d5f9d1b7cb2f54ca77-")
+    assert sent != upstream  # a child span of the upstream one
 
 
 def test_demo_prints_exactly_one_alert(kafka_bootstrap: str) -> None:
