@@ -476,9 +476,11 @@ async def test_rate_limited_alerts_fold_into_one_digest(
     kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     """Burst 1, a token a second: of five alerts at once the first goes alone and the four
-    others arrive as one signed digest; every alert exactly once."""
+    others arrive as one signed digest; every alert exactly once. The digest request
+    continues its first alert's trace."""
     receiver = Receiver()
     alerts = [make_alert("sub-busy", n) for n in range(5)]
+    traces = [trace.new_trace() for _ in alerts]
     settings = settings_for(kafka_bootstrap, topic_prefix)
     async with serving(hook=receiver) as base:
         targets = {
@@ -486,7 +488,9 @@ async def test_rate_limited_alerts_fold_into_one_digest(
                 f"{base}/hook", receiver.secret, rate_per_minute=60.0, burst=1
             )
         }
-        await produce(kafka_bootstrap, topic_prefix, alerts)
+        for alert, alert_trace in zip(alerts, traces, strict=True):
+            traced = trace.with_traceparent([], alert_trace)
+            await produce(kafka_bootstrap, topic_prefix, [alert], headers=traced)
         async with delivering(settings, targets) as registry:
 
             async def delivered() -> bool:
@@ -506,6 +510,12 @@ async def test_rate_limited_alerts_fold_into_one_digest(
     assert body["digest_id"] == digest.webhook_id
     assert [a["alert_id"] for a in body["alerts"]] == [a.alert_id for a in alerts[1:]]
     assert digest.at - single.at >= 0.9
+    single_trace = trace.parse(single.traceparent)
+    digest_trace = trace.parse(digest.traceparent)
+    assert single_trace is not None
+    assert digest_trace is not None
+    assert single_trace.trace_id == traces[0].trace_id
+    assert digest_trace.trace_id == traces[1].trace_id
 
 
 async def test_a_planned_digest_is_resent_unchanged_after_restart(
