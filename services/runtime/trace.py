@@ -46,24 +46,24 @@ def parse(value: str | bytes | None) -> TraceParent | None:
     Version 00 must be exactly 55 characters. A later version (01-fe) is read by its first
     four fields, as the spec asks, so a newer producer's trace is continued (as version 00).
     """
-    if value is None:
+    if value is None or len(value) < _LENGTH:
         return None
-    if isinstance(value, bytes):
+    length = len(value)
+    head = value[: _LENGTH + 1]  # nothing past this matters; a header may be any size
+    if isinstance(head, bytes):
         try:
-            value = value.decode("ascii")
+            head = head.decode("ascii")
         except UnicodeDecodeError:
             return None
-    if len(value) < _LENGTH:
-        return None
-    match = _FIELDS.match(value)
+    match = _FIELDS.match(head)
     if match is None:
         return None
     version, trace_id, span_id, flags = match.groups()
     if version == "ff":
         return None
-    if version == _VERSION and len(value) != _LENGTH:
+    if version == _VERSION and length != _LENGTH:
         return None
-    if len(value) > _LENGTH and value[_LENGTH] != "-":
+    if length > _LENGTH and head[_LENGTH] != "-":
         return None
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None

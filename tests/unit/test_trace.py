@@ -68,6 +68,13 @@ class TestParse:
         assert parsed.header_value() == SPEC_EXAMPLE  # continued as version 00
         assert trace.parse("cc" + SPEC_EXAMPLE[2:] + "x") is None
 
+    def test_only_the_first_fields_of_a_huge_value_are_read(self) -> None:
+        tail = b"-" + b"\xff" * 1_000_000
+        later = trace.parse(b"cc" + SPEC_EXAMPLE[2:].encode() + tail)
+        assert later is not None
+        assert later.trace_id == SPEC_TRACE_ID
+        assert trace.parse(SPEC_EXAMPLE.encode() + tail) is None
+
     @given(st.one_of(st.text(max_size=80), st.binary(max_size=80)))
     def test_any_input_parses_or_is_none(self, value: str | bytes) -> None:
         parsed = trace.parse(value)
