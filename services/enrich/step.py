@@ -68,7 +68,7 @@ def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
         if record is not None:
             ctx.emit(record)
         enriched = enrich(article, taxonomy, gazetteer, story_id=story)
-        log.debug(
+        log.info(
             "article_enriched",
             topics=[t.id for t in enriched.topics],
             story_id=story,

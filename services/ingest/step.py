@@ -47,10 +47,10 @@ class IngestStep:
                 for record in self.dedup.remember(article, ctx.position, now, claimed):
                     ctx.emit(record)
                 fresh.append(article)
-                log.debug("article_parsed", source=article.source, replay=verdict is Verdict.REPLAY)
+                log.info("article_parsed", source=article.source, replay=verdict is Verdict.REPLAY)
             else:
                 ctx.drop(verdict.value)
-                log.debug("article_deduplicated", reason=verdict.value)
+                log.info("article_deduplicated", reason=verdict.value)
         if result.errors:
             detail = "; ".join(f"{e.reason}: {e.detail}" for e in result.errors)
             ctx.dead_letter(ParseError("items_rejected", detail[:2000]))
