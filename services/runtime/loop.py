@@ -101,6 +101,7 @@ class StageLoop(Generic[In, Out]):
                     self._in_flight.append(await self._process_batch(batch))
                     while len(self._in_flight) > kafka.max_in_flight_batches:
                         await self._harvest_oldest()
+                self.metrics.in_flight_batches.labels(self._service).set(len(self._in_flight))
                 if self.pending.due(time.monotonic()):
                     await self.commit("policy")
         async with self._lock:

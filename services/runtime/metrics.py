@@ -88,6 +88,13 @@ class WorkerMetrics:
             ["service"],
             registry=r,
         )
+        # Processed batches whose outputs the broker has not acknowledged yet (loop.py).
+        self.in_flight_batches = Gauge(
+            "newswire_in_flight_batches",
+            "Processed batches waiting for the broker's acknowledgements.",
+            ["service"],
+            registry=r,
+        )
         # End offset minus position, per assigned partition (services/runtime/lag.py).
         self.consumer_lag = Gauge(
             "newswire_consumer_lag_records",
