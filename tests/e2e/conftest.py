@@ -32,3 +32,21 @@ async def spawn(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Asyn
     yield start
     for worker in started:
         worker.kill()
+
+
+# Receivers in these tests listen on 127.0.0.1, which the SSRF guard refuses unless allowed.
+LOOPBACK_WEBHOOKS = {"NEWSWIRE_NOTIFY__WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+
+
+async def start_all_stages(
+    spawn: Spawn, api_keys: str, **deliver_env: str
+) -> tuple[WorkerProcess, WorkerProcess, WorkerProcess, WorkerProcess]:
+    """ingest, enrich, notify (with ``api_keys``) and deliver, each ready, loopback webhooks
+    allowed."""
+    ingest = spawn("ingest")
+    enrich = spawn("enrich")
+    notify = spawn("notify", NEWSWIRE_API__KEYS=api_keys, **LOOPBACK_WEBHOOKS)
+    deliver = spawn("deliver", **LOOPBACK_WEBHOOKS, **deliver_env)
+    for worker in (ingest, enrich, notify, deliver):
+        await worker.wait_ready()
+    return ingest, enrich, notify, deliver

@@ -23,7 +23,7 @@ from services.runtime.io import produce_raw, read_topic
 from services.runtime.local import WorkerProcess, free_port
 from services.runtime.settings import KafkaSettings
 from tests.api_client import ApiClient
-from tests.e2e.conftest import Spawn
+from tests.e2e.conftest import Spawn, start_all_stages
 from tests.helpers import raw_event, seed_text
 from tests.waiting import wait_until
 
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.e2e
 
 ALICE, ALICE_LINE = new_key("alice")
 KEYS = json.dumps(dict([ALICE_LINE.split()]))
-LOOPBACK = {"NEWSWIRE_NOTIFY__WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
 SCRAPER_SPAN = trace.TraceParent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "01")
 
 
@@ -84,14 +83,7 @@ async def test_one_article_is_followed_by_its_trace_id_through_every_service(
     webhook_requests: tuple[str, list[dict[str, str]]],
 ) -> None:
     url, got = webhook_requests
-    workers = [
-        spawn("ingest"),
-        spawn("enrich"),
-        spawn("notify", NEWSWIRE_API__KEYS=KEYS, **LOOPBACK),
-        spawn("deliver", **LOOPBACK),
-    ]
-    for w in workers:
-        await w.wait_ready()
+    workers = await start_all_stages(spawn, KEYS)
     async with aiohttp.ClientSession() as http:
         api = ApiClient(workers[2].api_url, ALICE, http)
         answer = await api.call(

@@ -23,7 +23,7 @@ from services.runtime.io import produce_raw
 from services.runtime.local import free_port
 from services.runtime.settings import KafkaSettings
 from tests.api_client import ApiClient
-from tests.e2e.conftest import Spawn
+from tests.e2e.conftest import Spawn, start_all_stages
 from tests.helpers import raw_event, seed_text
 from tests.waiting import wait_until
 
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.e2e
 
 ALICE, ALICE_LINE = new_key("alice")
 KEYS = json.dumps(dict([ALICE_LINE.split()]))
-LOOPBACK = {"NEWSWIRE_NOTIFY__WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
 
 
 def rewrite_of_seed() -> str:
@@ -88,14 +87,7 @@ def verified(secret: str, headers: dict[str, str], body: bytes) -> Any:
 async def test_raw_article_to_one_signed_webhook_per_story(
     kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, receiver: Receiver
 ) -> None:
-    workers = [
-        spawn("ingest"),
-        spawn("enrich"),
-        spawn("notify", NEWSWIRE_API__KEYS=KEYS, **LOOPBACK),
-        spawn("deliver", NEWSWIRE_NOTIFY__RETRY_BASE_DELAY_SECONDS="0.1", **LOOPBACK),
-    ]
-    for w in workers:
-        await w.wait_ready()
+    workers = await start_all_stages(spawn, KEYS, NEWSWIRE_NOTIFY__RETRY_BASE_DELAY_SECONDS="0.1")
     notify, deliver = workers[2], workers[3]
 
     async with aiohttp.ClientSession() as http:
@@ -165,14 +157,7 @@ async def test_raw_article_to_one_signed_webhook_per_story(
 async def test_a_410_receiver_disables_its_subscription_in_the_topic(
     kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, receiver: Receiver
 ) -> None:
-    workers = [
-        spawn("ingest"),
-        spawn("enrich"),
-        spawn("notify", NEWSWIRE_API__KEYS=KEYS, **LOOPBACK),
-        spawn("deliver", **LOOPBACK),
-    ]
-    for w in workers:
-        await w.wait_ready()
+    workers = await start_all_stages(spawn, KEYS)
     async with aiohttp.ClientSession() as http:
         api = ApiClient(workers[2].api_url, ALICE, http)
         created = await api.call(
