@@ -42,10 +42,6 @@ BODY_WORDS = 80
 DEFAULT_THRESHOLD = 0.18
 MAX_VERIFIED = 32
 MAX_BUCKET = 256
-# Candidates sharing fewer slots are not verified: at J = 0.18 the shared count is binomial
-# (128, 0.18), mean 23 and deviation 4.3, so 5 or fewer is 4 deviations off (p < 1e-4).
-# Counting them costs little; ranking a crowd of one-slot strangers cost most of assign().
-MIN_SHARED = 3
 
 
 @dataclass(frozen=True)
