@@ -32,7 +32,6 @@ from pydantic import BaseModel, ValidationError
 
 from schemas import topics
 from schemas.subscription import (
-    Delivery,
     ListParams,
     Problem,
     StreamParams,
@@ -59,6 +58,7 @@ from services.notify.api_protocol import (
     partition_of,
     same_request,
     sse_event,
+    subscription_of,
 )
 from services.notify.apikeys import KeyRing
 from services.notify.dryrun import RecentArticles, dry_run
@@ -299,6 +299,17 @@ class SubscriptionApi:
         if reason is not None:
             raise ApiError(422, "Webhook URL Refused", f"webhook.url: {reason}")
 
+    @staticmethod
+    def _check_if_match(request: web.Request, sub: Subscription) -> None:
+        """412 when an ``If-Match`` names another version than the stored one."""
+        if not if_match_ok(request.headers.get("If-Match"), sub):
+            raise ApiError(
+                412,
+                "Precondition Failed",
+                f"the subscription is at version {sub.version}, not {request.headers['If-Match']}",
+                current_version=sub.version,
+            )
+
     def _owned(self, request: web.Request, subscription_id: str | None = None) -> Subscription:
         sub_id = subscription_id if subscription_id is not None else request.match_info["id"]
         sub = self.store.get(sub_id)
@@ -361,26 +372,10 @@ class SubscriptionApi:
                 "Too Many Subscriptions",
                 f"this key has {self.settings.max_subscriptions_per_key} subscriptions, the limit",
             )
-        now = datetime.now(UTC)
-        secret = None
         hook = None
         if body.webhook is not None:
-            secret = body.webhook.secret or new_secret()
-            hook = WebhookTarget(url=body.webhook.url, secret=secret)
-        sub = Subscription(
-            id=sub_id,
-            owner=owner,
-            name=body.name,
-            query=body.query,
-            topics=body.topics,
-            min_score=body.min_score,
-            mode=body.mode,
-            story_window_s=body.story_window_s,
-            delivery=Delivery(webhook=hook, stream=body.stream),
-            created_at=now,
-            updated_at=now,
-            version=1,
-        )
+            hook = WebhookTarget(url=body.webhook.url, secret=body.webhook.secret or new_secret())
+        sub = subscription_of(body, sub_id, owner, hook, datetime.now(UTC))
         await self._save(sub)
         return self._created(sub)
 
@@ -419,13 +414,7 @@ class SubscriptionApi:
     async def patch(self, request: web.Request) -> web.Response:
         sub = self._owned(request)
         body = await self._body(request, SubscriptionPatch)
-        if not if_match_ok(request.headers.get("If-Match"), sub):
-            raise ApiError(
-                412,
-                "Precondition Failed",
-                f"the subscription is at version {sub.version}, not {request.headers['If-Match']}",
-                current_version=sub.version,
-            )
+        self._check_if_match(request, sub)
         given = body.model_fields_set
         changes: dict[str, Any] = {
             f: getattr(body, f)
@@ -479,13 +468,7 @@ class SubscriptionApi:
 
     async def delete(self, request: web.Request) -> web.Response:
         sub = self._owned(request)
-        if not if_match_ok(request.headers.get("If-Match"), sub):
-            raise ApiError(
-                412,
-                "Precondition Failed",
-                f"the subscription is at version {sub.version}, not {request.headers['If-Match']}",
-                current_version=sub.version,
-            )
+        self._check_if_match(request, sub)
         await self._save(None, delete=sub.id)
         return web.Response(status=204)
 

@@ -8,10 +8,17 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from schemas.subscription import SUBSCRIPTION_ID, Subscription, SubscriptionCreate
+from schemas.subscription import (
+    SUBSCRIPTION_ID,
+    Delivery,
+    Subscription,
+    SubscriptionCreate,
+    WebhookTarget,
+)
 from services.notify.ssrf import url_shape_refusal
 from services.notify.webhooks import generate_secret
 
@@ -106,6 +113,32 @@ def same_request(sub: Subscription, body: SubscriptionCreate) -> bool:
             or wanted is None
             or (hook.url == wanted.url and wanted.secret in (None, hook.secret))
         )
+    )
+
+
+def subscription_of(
+    body: SubscriptionCreate,
+    sub_id: str,
+    owner: str,
+    hook: WebhookTarget | None,
+    now: datetime,
+    previous: Subscription | None = None,
+) -> Subscription:
+    """The record ``body`` describes: version 1, or the next version of ``previous`` (whose
+    creation time it keeps). ``hook``: the webhook with its secret, when ``body`` has one."""
+    return Subscription(
+        id=sub_id,
+        owner=owner,
+        name=body.name,
+        query=body.query,
+        topics=body.topics,
+        min_score=body.min_score,
+        mode=body.mode,
+        story_window_s=body.story_window_s,
+        delivery=Delivery(webhook=hook, stream=body.stream),
+        created_at=previous.created_at if previous else now,
+        updated_at=now,
+        version=previous.version + 1 if previous else 1,
     )
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from schemas.subscription import Delivery, Subscription, WebhookTarget
-from services.notify.api_protocol import new_secret
+from schemas.subscription import Subscription, WebhookTarget
+from services.notify.api_protocol import new_secret, subscription_of
 from services.notify.store import SubscriptionStore
 from services.notify.subscriptions import SeedSubscription, load_subscriptions
 from services.runtime.settings import RuntimeSettings
@@ -30,20 +30,7 @@ def seeded(
         if secret is None:
             secret = generated = new_secret()
         hook = WebhookTarget(url=entry.webhook.url, secret=secret)
-    candidate = Subscription(
-        id=entry.id,
-        owner=owner,
-        name=entry.name,
-        query=entry.query,
-        topics=entry.topics,
-        min_score=entry.min_score,
-        mode=entry.mode,
-        story_window_s=entry.story_window_s,
-        delivery=Delivery(webhook=hook, stream=entry.stream),
-        created_at=existing.created_at if existing else now,
-        updated_at=now,
-        version=existing.version + 1 if existing else 1,
-    )
+    candidate = subscription_of(entry, entry.id, owner, hook, now, existing)
     if existing is not None and candidate.model_dump(exclude=_BOOKKEEPING) == existing.model_dump(
         exclude=_BOOKKEEPING
     ):
