@@ -78,32 +78,28 @@ ENRICH_STORIES = "news.enrich.stories"
 ALERT_DELIVERIES = "news.alerts.deliveries"
 NOTIFY_STORY_ALERTS = "news.notify.story_alerts"
 _DAY_MS = 24 * 3600 * 1000
+
+
+def _changelog(retention_days: int) -> dict[str, str]:
+    """Compacted and deleted after ``retention_days``; hourly segments, because compaction
+    and retention act only on closed segments."""
+    return {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(retention_days * _DAY_MS),
+        "segment.ms": str(3600 * 1000),
+    }
+
+
 STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Dedup keys matter for the 7-day window; a day more covers restarts and clock skew.
-    INGEST_DEDUP: {
-        "cleanup.policy": "compact,delete",
-        "retention.ms": str(8 * _DAY_MS),
-        "segment.ms": str(3600 * 1000),
-    },
+    INGEST_DEDUP: _changelog(8),
     # A story stays open for new reports for 3 days; a day more covers restarts.
-    ENRICH_STORIES: {
-        "cleanup.policy": "compact,delete",
-        "retention.ms": str(4 * _DAY_MS),
-        "segment.ms": str(3600 * 1000),
-    },
+    ENRICH_STORIES: _changelog(4),
     # An entry matters until its alert's offset is committed: at most the retry budget (a day
     # by default) plus a restart; two more days of margin.
-    ALERT_DELIVERIES: {
-        "cleanup.policy": "compact,delete",
-        "retention.ms": str(3 * _DAY_MS),
-        "segment.ms": str(3600 * 1000),
-    },
+    ALERT_DELIVERIES: _changelog(3),
     # Story-mode subscriptions' windows last at most 7 days; a day more covers restarts.
-    NOTIFY_STORY_ALERTS: {
-        "cleanup.policy": "compact,delete",
-        "retention.ms": str(8 * _DAY_MS),
-        "segment.ms": str(3600 * 1000),
-    },
+    NOTIFY_STORY_ALERTS: _changelog(8),
 }
 # Data topics with non-default configs. news.subscriptions is the source of truth, so it is
 # compacted only: no "delete", its latest value per key never expires.
