@@ -12,12 +12,16 @@ _WORDS = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 _CAPTURING = re.compile(r"(\w+(?:['’]\w+)*)", re.UNICODE)
 
 
+def _fold(text: str) -> str:
+    return text.casefold().replace("’", "'")
+
+
 def words(text: str) -> list[str]:
     """The folded words of ``text``: the words ``words_with_offsets`` gives."""
-    folded = text.casefold().replace("’", "'")
+    folded = _fold(text)
     if len(folded) == len(text):
         return _WORDS.findall(folded)
-    return [w.casefold().replace("’", "'") for w in _WORDS.findall(text)]
+    return [_fold(w) for w in _WORDS.findall(text)]
 
 
 def words_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
@@ -27,11 +31,11 @@ def words_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
     lengths (summed in C) are the words' starts and ends. 140 µs on the seed article against
     115 µs for ``words`` alone and 225 µs more for per-match offsets (``finditer``).
     """
-    folded = text.casefold().replace("’", "'")
+    folded = _fold(text)
     same = len(folded) == len(text)
     parts = _CAPTURING.split(folded if same else text)
     found = parts[1::2]
     if not same:
-        found = [w.casefold().replace("’", "'") for w in found]
+        found = [_fold(w) for w in found]
     bounds = list(accumulate(map(len, parts)))
     return found, bounds[0::2][: len(found)], bounds[1::2]
