@@ -80,7 +80,6 @@ async def run_worker(
     consumer = make_consumer(settings.kafka, client_id, settings.group_for(worker.name))
     tables = list(worker.tables)
     companions: list[Companion] = []
-    lag: LagMonitor | None = None
     try:
         await producer.start()
         for table in tables:
@@ -91,8 +90,11 @@ async def run_worker(
         await consumer.start()
         stage = StageLoop(worker, settings, consumer, producer, metrics, health)
         stage.subscribe()
+        # Lag and broker reachability for /readyz, beside the loop; stopped first, as the
+        # last companion started.
         lag = LagMonitor(consumer, health, metrics, worker.name, settings.lag_probe_seconds)
-        lag.start()
+        await lag.start()
+        companions.append(lag)
         # What exists now (models, gazetteers, restored tables) lives as long as the process:
         # moved out of the collector's generations, full collections stop walking it. Measured
         # on enrich: p99 per article 6.0 ms -> 2.4 ms, mean 1.12 -> 1.03 ms.
@@ -109,8 +111,6 @@ async def run_worker(
         )
     finally:
         health.stopping = True
-        if lag is not None:
-            await lag.stop()
         for companion in reversed(companions):
             await companion.stop()
         await consumer.stop()

@@ -272,7 +272,7 @@ async def run_dispatch(
         )
         loop.subscribe()
         lag = LagMonitor(consumer, health, metrics, name, settings.lag_probe_seconds)
-        lag.start()
+        await lag.start()
         health.started = True
         log.info(
             "worker_started", source=settings.topic(source.name), group=settings.group_for(name)

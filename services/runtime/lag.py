@@ -47,7 +47,7 @@ class LagMonitor:
         self._task: asyncio.Task[None] | None = None
         self._seen: set[TopicPartition] = set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-lag")
 
     async def stop(self) -> None:
