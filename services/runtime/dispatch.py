@@ -21,7 +21,6 @@ awaited in order, one slow receiver would stall every subscriber behind it. Here
 """
 
 import asyncio
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -31,16 +30,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import TopicSpec
-from services.runtime.app import run_until_stopped
+from services.runtime.app import worker_run
 from services.runtime.commit import (
     CommitPolicy,
     OutOfOrderOffsets,
     PendingOffsets,
     TopicPartitionKey,
 )
-from services.runtime.health import Health, health_app, start_http
-from services.runtime.kafka import make_consumer, make_producer
-from services.runtime.lag import LagMonitor
+from services.runtime.health import Health
 from services.runtime.loop import commit_owned
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.settings import RuntimeSettings
@@ -244,51 +241,26 @@ async def run_dispatch(
 ) -> None:
     """Runs a dispatch worker until ``stop`` is set (or SIGTERM/SIGINT with ``handle_signals``):
     health endpoints, clients, ``tables`` restored before the first record, orderly stop."""
-    stop = stop or asyncio.Event()
-    if handle_signals:
-        running = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            running.add_signal_handler(sig, stop.set)
-    structlog.contextvars.bind_contextvars(service=name)
-    metrics = WorkerMetrics(name, registry)
-    health = Health(stall_after=settings.stall_after_seconds)
-    runner, port = await start_http(
-        health_app(health, metrics.registry, name), settings.http.host, settings.http.port
-    )
-    log.info("http_listening", host=settings.http.host, port=port)
-    client_id = f"{settings.kafka.client_id}-{name}"
-    producer = make_producer(settings.kafka, client_id)
-    consumer = make_consumer(settings.kafka, client_id, settings.group_for(name))
-    dispatcher: Dispatcher | None = None
-    lag: LagMonitor | None = None
-    try:
-        await producer.start()
-        for table in tables:
-            await table.start(settings.kafka.bootstrap, settings.topic(table.topic), client_id)
-        dispatcher = await make_dispatcher(Emitter(producer, settings, metrics), metrics)
-        await consumer.start()
+    async with worker_run(
+        name,
+        settings,
+        tables=tables,
+        stop=stop,
+        handle_signals=handle_signals,
+        registry=registry,
+    ) as run:
+        dispatcher = await make_dispatcher(
+            Emitter(run.producer, settings, run.metrics), run.metrics
+        )
+        run.after_consumer.append(dispatcher.close)
+        await run.consumer.start()
         loop = DispatchLoop(
-            name, source, settings, consumer, dispatcher, metrics, health, max_pending
+            name, source, settings, run.consumer, dispatcher, run.metrics, run.health, max_pending
         )
         loop.subscribe()
-        lag = LagMonitor(consumer, health, metrics, name, settings.lag_probe_seconds)
-        await lag.start()
-        health.started = True
+        await run.start_lag_monitor(settings)
+        run.health.started = True
         log.info(
             "worker_started", source=settings.topic(source.name), group=settings.group_for(name)
         )
-        await run_until_stopped(
-            loop.run(stop), f"{name}-loop", stop, health, settings.shutdown_timeout_seconds
-        )
-    finally:
-        health.stopping = True
-        if lag is not None:
-            await lag.stop()
-        await consumer.stop()
-        if dispatcher is not None:
-            await dispatcher.close()
-        for table in tables:
-            await table.stop()
-        await producer.stop()
-        await runner.cleanup()
-        log.info("worker_stopped")
+        await run.run_loop(loop.run(run.stop), settings)
