@@ -217,6 +217,31 @@ async def committed(bootstrap: str, settings: DeliverySettings, partition: int) 
         await consumer.stop()
 
 
+async def wait_delivered(registry: CollectorRegistry, n: int, what: str, timeout: float) -> None:
+    """Until the worker counts ``n`` alerts delivered."""
+
+    async def done() -> bool:
+        return sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == n
+
+    await wait_until(done, timeout, what)
+
+
+async def wait_committed(
+    bootstrap: str,
+    settings: DeliverySettings,
+    partition: int,
+    offset: int,
+    what: str,
+    timeout: float,
+) -> None:
+    """Until the group's committed offset on ``partition`` is ``offset``."""
+
+    async def done() -> bool:
+        return await committed(bootstrap, settings, partition) == offset
+
+    await wait_until(done, timeout, what)
+
+
 async def dead_letters(bootstrap: str, prefix: str, expected: int) -> list[Any]:
     return [
         r
@@ -242,18 +267,9 @@ async def test_signed_webhook_verified_by_standardwebhooks(
         targets = {"sub-ok": WebhookTarget(f"{base}/hook", receiver.secret)}
         [(partition, offset, value)] = await produce(kafka_bootstrap, topic_prefix, [alert])
         async with delivering(settings, targets) as registry:
+            await wait_delivered(registry, 1, "the delivery", 30)
 
-            async def delivered() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 1
-                )
-
-            await wait_until(delivered, 30, "the delivery")
-
-            async def committed_past() -> bool:
-                return await committed(kafka_bootstrap, settings, partition) == offset + 1
-
-            await wait_until(committed_past, 10, "the commit")
+            await wait_committed(kafka_bootstrap, settings, partition, offset + 1, "the commit", 10)
             assert sample(registry, "newswire_webhook_delivery_seconds_count") == 1
             assert sample(registry, "newswire_webhook_request_seconds_count") == 1
             assert sample(registry, "newswire_pending_records") == 0
@@ -281,13 +297,7 @@ async def test_two_failures_then_success_is_one_delivery_with_one_id(
         traced = trace.with_traceparent([], alert_trace)
         await produce(kafka_bootstrap, topic_prefix, [alert], headers=traced)
         async with delivering(settings, targets) as registry:
-
-            async def delivered() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 1
-                )
-
-            await wait_until(delivered, 30, "the delivery")
+            await wait_delivered(registry, 1, "the delivery", 30)
             await asyncio.sleep(0.5)  # room for a wrong extra attempt to show up
             assert sample(registry, "newswire_webhook_attempts_total", result="5xx") == 2
             assert sample(registry, "newswire_webhook_attempts_total", result="2xx") == 1
@@ -347,10 +357,14 @@ async def test_budget_spent_goes_to_the_dead_letter_topic(
 
             await wait_until(dead, 30, "the dead letter")
 
-            async def committed_past() -> bool:
-                return await committed(kafka_bootstrap, settings, partition) == offset + 1
-
-            await wait_until(committed_past, 10, "the commit after the dead letter")
+            await wait_committed(
+                kafka_bootstrap,
+                settings,
+                partition,
+                offset + 1,
+                "the commit after the dead letter",
+                10,
+            )
     assert len(receiver.hits) == 3
     assert {h.webhook_id for h in receiver.hits} == {alert.alert_id}
     [record] = await dead_letters(kafka_bootstrap, topic_prefix, 1)
@@ -376,13 +390,7 @@ async def test_retry_after_is_honoured(kafka_bootstrap: str, topic_prefix: str) 
         targets = {"sub-throttled": WebhookTarget(f"{base}/hook", receiver.secret)}
         await produce(kafka_bootstrap, topic_prefix, [alert])
         async with delivering(settings, targets) as registry:
-
-            async def delivered() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 1
-                )
-
-            await wait_until(delivered, 30, "the delivery")
+            await wait_delivered(registry, 1, "the delivery", 30)
     first, second = receiver.hits
     assert (first.status, second.status) == (429, 200)
     assert 0.95 <= second.at - first.at < 3.0
@@ -414,13 +422,7 @@ async def test_a_failing_subscriber_does_not_hold_up_others(
             partition=0,
         )
         async with delivering(settings, targets) as registry:
-
-            async def others_delivered() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 2
-                )
-
-            await wait_until(others_delivered, 30, "the healthy subscriber's alerts")
+            await wait_delivered(registry, 2, "the healthy subscriber's alerts", 30)
             await asyncio.sleep(0.5)  # several commit intervals
             assert len(down.hits) >= 2
             assert await committed(kafka_bootstrap, settings, 0) <= sent[0][1]
@@ -456,18 +458,11 @@ async def test_restart_mid_retry_delivers_with_the_same_id(
         receiver.statuses = [200]
         receiver.hits.clear()
         async with delivering(settings, targets) as registry:
+            await wait_delivered(registry, 1, "the delivery after restart", 30)
 
-            async def delivered() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 1
-                )
-
-            await wait_until(delivered, 30, "the delivery after restart")
-
-            async def committed_past() -> bool:
-                return await committed(kafka_bootstrap, settings, partition) == offset + 1
-
-            await wait_until(committed_past, 10, "the commit after delivery")
+            await wait_committed(
+                kafka_bootstrap, settings, partition, offset + 1, "the commit after delivery", 10
+            )
     assert attempts_before >= 2
     assert [(h.webhook_id, h.status) for h in receiver.hits] == [(alert.alert_id, 200)]
 
@@ -492,13 +487,7 @@ async def test_rate_limited_alerts_fold_into_one_digest(
             traced = trace.with_traceparent([], alert_trace)
             await produce(kafka_bootstrap, topic_prefix, [alert], headers=traced)
         async with delivering(settings, targets) as registry:
-
-            async def delivered() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 5
-                )
-
-            await wait_until(delivered, 30, "all five alerts")
+            await wait_delivered(registry, 5, "all five alerts", 30)
             assert sample(registry, "newswire_webhook_digests_total") == 1
     single, digest = receiver.hits
     assert single.webhook_id == alerts[0].alert_id
@@ -551,11 +540,14 @@ async def test_a_planned_digest_is_resent_unchanged_after_restart(
         receiver.statuses = [200]
         receiver.hits.clear()
         async with delivering(settings, targets) as registry:
-
-            async def committed_past() -> bool:
-                return await committed(kafka_bootstrap, settings, partition) == last_offset + 1
-
-            await wait_until(committed_past, 30, "every alert finished after restart")
+            await wait_committed(
+                kafka_bootstrap,
+                settings,
+                partition,
+                last_offset + 1,
+                "every alert finished after restart",
+                30,
+            )
             delivered = sample(registry, "newswire_webhook_deliveries_total", outcome="delivered")
     # Only the digest is sent again: the first alert (delivered alone before the stop) was
     # either committed or is skipped as done by the ledger; the others only in the digest.
@@ -618,10 +610,14 @@ async def test_killed_worker_process_redelivers_after_restart(
 
             await wait_until(delivered, 60, "the delivery by the second process")
 
-            async def committed_past() -> bool:
-                return await committed(kafka_bootstrap, settings, partition) == offset + 1
-
-            await wait_until(committed_past, 20, "the commit by the second process")
+            await wait_committed(
+                kafka_bootstrap,
+                settings,
+                partition,
+                offset + 1,
+                "the commit by the second process",
+                20,
+            )
             assert (
                 await second.metric("newswire_webhook_deliveries_total", outcome="delivered") == 1
             )
@@ -697,12 +693,7 @@ async def test_a_full_partition_pauses_until_alerts_finish(
             down_a.statuses = [200]
             down_b.statuses = [200]
 
-            async def all_delivered() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 3
-                )
-
-            await wait_until(all_delivered, 30, "every alert once the window opened")
+            await wait_delivered(registry, 3, "every alert once the window opened", 30)
     assert [h.webhook_id for h in up.hits] == [alerts[2].alert_id]
 
 
@@ -729,12 +720,7 @@ async def test_the_rate_limit_holds_across_quiet_moments(
             await wait_until(one, 30, "the first alert")
             await produce(kafka_bootstrap, topic_prefix, [second, third])
 
-            async def all_three() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == 3
-                )
-
-            await wait_until(all_three, 30, "the digest")
+            await wait_delivered(registry, 3, "the digest", 30)
     single, digest = receiver.hits
     assert single.webhook_id == first.alert_id
     assert [a["alert_id"] for a in json.loads(digest.body)["alerts"]] == [
