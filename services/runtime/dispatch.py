@@ -190,7 +190,15 @@ class DispatchLoop:
                 log.info("partition_resumed", partition=tp.partition)
 
     async def commit(self, why: str, only: set[TopicPartition] | None = None) -> None:
-        await commit_owned(self.consumer, self.pending, self.metrics, self.name, why, only)
+        await commit_owned(
+            self.consumer,
+            self.pending,
+            self.metrics,
+            self.name,
+            why,
+            only,
+            timeout=self.settings.kafka.call_timeout_seconds,
+        )
 
     async def revoke(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:

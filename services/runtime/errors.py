@@ -1,13 +1,19 @@
 """Failure classes, sorted by what the loop does about them.
 
-============== ===================================================== ====================
-class          meaning                                               the loop
-============== ===================================================== ====================
-InvalidMessage this record can never be processed (bad bytes, schema) dead letter, move on
-any other      a bug or an outage                                    stop loudly, offsets
+=============== ==================================================== =======================
+class           meaning                                              the worker
+=============== ==================================================== =======================
+InvalidMessage  this record can never be processed (bad bytes,       dead letter, move on
+                schema)
+broker trouble  KafkaError, a bounded broker call timing out, a      rebuild its clients and
+(:func:`is_     socket error: the broker is down, slow, or fenced     go on from the last
+broker_trouble`) this worker's transactions                           committed offsets
+any other       a bug                                                stop loudly, offsets
                                                                      stay uncommitted
-============== ===================================================== ====================
+=============== ==================================================== =======================
 """
+
+from aiokafka.errors import KafkaError
 
 
 class InvalidMessage(Exception):
@@ -21,3 +27,12 @@ class InvalidMessage(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class BrokerCallTimeout(TimeoutError):
+    """A broker call took longer than ``kafka.call_timeout_seconds``."""
+
+
+def is_broker_trouble(exc: BaseException) -> bool:
+    """True for failures a rebuild of the Kafka clients can get past (app.py)."""
+    return isinstance(exc, KafkaError | BrokerCallTimeout | ConnectionError)

@@ -2,14 +2,37 @@
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.topics import topic_configs
+from services.runtime.errors import BrokerCallTimeout
 from services.runtime.settings import KafkaSettings
+
+T = TypeVar("T")
+
+
+async def bounded(call: Awaitable[T], seconds: float, what: str) -> T:
+    """Awaits a broker call for at most ``seconds``; :class:`BrokerCallTimeout` after that.
+
+    aiokafka shields some calls (a transaction's commit) and retries others forever while the
+    broker is away; a worker must notice, report it and rebuild rather than wait with it.
+    """
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except TimeoutError as exc:
+        raise BrokerCallTimeout(f"{what}: no answer from the broker in {seconds:g} s") from exc
+
+
+async def stop_quietly(client: Any, seconds: float) -> None:
+    """Stops a producer or consumer being replaced; a broker that is down must not hold it
+    up (pending sends are abandoned: their offsets were never committed)."""
+    with contextlib.suppress(TimeoutError, KafkaError, OSError):
+        await asyncio.wait_for(client.stop(), seconds)
 
 
 def producer_config(kafka: KafkaSettings, client_id: str) -> dict[str, Any]:
@@ -48,6 +71,16 @@ def consumer_config(kafka: KafkaSettings, client_id: str, group_id: str) -> dict
 
 def make_producer(kafka: KafkaSettings, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(**producer_config(kafka, client_id))
+
+
+def make_transactional_producer(
+    kafka: KafkaSettings, client_id: str, transactional_id: str
+) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        **producer_config(kafka, client_id),
+        transactional_id=transactional_id,
+        transaction_timeout_ms=kafka.transaction_timeout_ms,
+    )
 
 
 def make_consumer(kafka: KafkaSettings, client_id: str, group_id: str) -> AIOKafkaConsumer:

@@ -11,8 +11,10 @@ Per batch, in this order (the order is the delivery guarantee):
 3. The oldest in-flight batch is harvested once the broker acknowledged every one of its
    outputs (``acks=all``), and only then are its next offsets marked committable. Batches are
    harvested strictly in order, so a committable offset never passes an unacknowledged
-   output. A failed send raises: the worker stops and nothing from that batch on is
-   committed, so it is read again after a restart (at-least-once; ids keep repeats harmless).
+   output. A failed send raises: the loop ends and nothing from that batch on is
+   committed, so it is read again after the worker rebuilds its clients or restarts
+   (at-least-once; ids keep repeats harmless). No acknowledgement is awaited longer than
+   ``kafka.call_timeout_seconds``.
    With ``max_in_flight_batches`` batches waiting, the loop waits for the oldest
    (backpressure).
 4. Committable offsets are committed when the :class:`CommitPolicy` says so, and, after
@@ -32,7 +34,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from services.runtime.commit import CommitPolicy, PendingOffsets, TopicPartitionKey
+from services.runtime.errors import BrokerCallTimeout
 from services.runtime.health import Health
+from services.runtime.kafka import bounded
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.produce import OutputBatch
 from services.runtime.settings import RuntimeSettings
@@ -115,8 +119,13 @@ class StageLoop(Generic[In, Out]):
 
     async def _harvest_oldest(self) -> None:
         batch = self._in_flight[0]
-        # Every output acknowledged, or an exception that stops the worker.
-        await asyncio.gather(*(future for _, _, future in batch.sends))
+        # Every output acknowledged, or an exception: the worker rebuilds its clients (or, for
+        # a bug, stops) and nothing from this batch on is committed.
+        await bounded(
+            asyncio.gather(*(future for _, _, future in batch.sends)),
+            self.settings.kafka.call_timeout_seconds,
+            "acknowledgement of a batch's outputs",
+        )
         self._in_flight.popleft()
         for topic, records, _ in batch.sends:
             self.metrics.records_produced.labels(self._service, topic).inc(records)
@@ -124,40 +133,58 @@ class StageLoop(Generic[In, Out]):
             self.pending.acknowledge(topic, partition, next_offset, count)
 
     async def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> _InFlight:
-        service = self._service
         outputs = OutputBatch(self.producer)
         done: list[tuple[str, int, int, int]] = []
-        self.metrics.batch_records.labels(service).observe(sum(len(r) for r in batch.values()))
-        processing = self.metrics.processing_seconds.labels(service)
+        self.metrics.batch_records.labels(self._service).observe(
+            sum(len(r) for r in batch.values())
+        )
         for tp, records in batch.items():
-            for record in records:
-                structlog.contextvars.clear_contextvars()
-                structlog.contextvars.bind_contextvars(
-                    service=service, topic=tp.topic, partition=tp.partition, offset=record.offset
-                )
-                started = time.perf_counter()
-                result = await process_record(
-                    self.worker, to_input(record), self.settings.max_record_bytes
-                )
-                processing.observe(time.perf_counter() - started)
-                self._consumed(tp.topic, result.outcome).inc()
-                if result.reason:
-                    self.metrics.dead_letters.labels(service, result.reason).inc()
-                for reason in result.drops:
-                    self.metrics.dropped.labels(service, reason).inc()
-                for out in result.records:
-                    await outputs.add(
-                        self.settings.topic(out.topic), out.key, out.value, out.headers
-                    )
-                log.debug("record_processed", outcome=result.outcome, outputs=len(result.records))
+            await self.process_partition(tp, records, outputs)
             done.append((tp.topic, tp.partition, records[-1].offset + 1, len(records)))
         await outputs.flush()
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(service=service)
         return _InFlight(outputs.sends, done)
 
+    async def process_partition(
+        self, tp: TopicPartition, records: list[Any], outputs: OutputBatch
+    ) -> None:
+        """Runs the step on one partition's records in order, adding what they produce to
+        ``outputs`` (submitted as record batches fill up; the rest at ``outputs.flush()``)."""
+        service = self._service
+        processing = self.metrics.processing_seconds.labels(service)
+        for record in records:
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(
+                service=service, topic=tp.topic, partition=tp.partition, offset=record.offset
+            )
+            started = time.perf_counter()
+            result = await process_record(
+                self.worker, to_input(record), self.settings.max_record_bytes
+            )
+            processing.observe(time.perf_counter() - started)
+            self._consumed(tp.topic, result.outcome).inc()
+            if result.reason:
+                self.metrics.dead_letters.labels(service, result.reason).inc()
+            for reason in result.drops:
+                self.metrics.dropped.labels(service, reason).inc()
+            for out in result.records:
+                await outputs.add(self.settings.topic(out.topic), out.key, out.value, out.headers)
+            log.debug("record_processed", outcome=result.outcome, outputs=len(result.records))
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(service=service)
+
     async def commit(self, why: str, only: Iterable[TopicPartition] | None = None) -> None:
-        await commit_owned(self.consumer, self.pending, self.metrics, self._service, why, only)
+        await commit_owned(
+            self.consumer,
+            self.pending,
+            self.metrics,
+            self._service,
+            why,
+            only,
+            timeout=self.settings.kafka.call_timeout_seconds,
+        )
+
+    async def close(self) -> None:
+        """Nothing of its own to release (the clients belong to the worker run)."""
 
 
 async def commit_owned(
@@ -167,11 +194,12 @@ async def commit_owned(
     service: str,
     why: str,
     only: Iterable[TopicPartition] | None = None,
+    timeout: float = 30.0,
 ) -> None:
     """Commits the committable offsets of partitions ``consumer`` still owns (or ``only``).
 
-    A failed commit is logged and counted, not raised: the records behind it were already
-    delivered and will be delivered again after the rebalance (at-least-once).
+    A failed or timed-out commit is logged and counted, not raised: the records behind it
+    were already delivered and will be delivered again after the rebalance (at-least-once).
     """
     owned: set[TopicPartitionKey] = {
         (tp.topic, tp.partition) for tp in (only or consumer.assignment())
@@ -180,8 +208,12 @@ async def commit_owned(
     if not offsets:
         return
     try:
-        await consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
-    except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+        await bounded(
+            consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()}),
+            timeout,
+            "offset commit",
+        )
+    except (CommitFailedError, IllegalStateError, KafkaError, BrokerCallTimeout) as exc:
         metrics.commits.labels(service, "failed").inc()
         log.warning("commit_failed", why=why, error=repr(exc))
         return

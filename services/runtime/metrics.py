@@ -82,6 +82,13 @@ class WorkerMetrics:
             ["service", "outcome"],
             registry=r,
         )
+        # The worker dropped its Kafka clients after broker trouble and built new ones (app.py).
+        self.rebuilds = Counter(
+            "newswire_worker_rebuilds",
+            "Client rebuilds after broker trouble, by the error that caused them.",
+            ["service", "error"],
+            registry=r,
+        )
         self.assigned_partitions = Gauge(
             "newswire_assigned_partitions",
             "Source partitions assigned to this worker.",

@@ -33,6 +33,12 @@ class KafkaSettings(BaseModel):
     # Processed batches whose acks may be outstanding while the next is processed; past this
     # the loop waits for the oldest (backpressure). 1 means no overlap.
     max_in_flight_batches: int = Field(default=4, ge=1, le=64)
+    # No broker call is awaited longer than this (a commit, a transaction's begin/commit, an
+    # acknowledgement, a client start or stop): aiokafka's idempotent producer can wait forever
+    # for a broker that is down. Past it the worker rebuilds its clients (app.py).
+    call_timeout_seconds: float = Field(default=30.0, gt=0)
+    # exactly_once: the broker aborts a transaction left open this long by a dead worker.
+    transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
 
 
 class HttpSettings(BaseModel):
@@ -51,6 +57,9 @@ class CommitSettings(BaseModel):
     every_seconds: float = Field(default=1.0, gt=0)
 
 
+ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
+
+
 class RuntimeSettings(BaseSettings):
     """Settings every worker shares. Services subclass it for their own knobs."""
 
@@ -65,6 +74,14 @@ class RuntimeSettings(BaseSettings):
         default="", description="Prepended to every topic name; tests isolate themselves with it."
     )
     group_id: str | None = Field(default=None, description="Consumer group; newswire-<service>.")
+    # at_least_once: outputs acknowledged, then offsets committed; a crash between the two
+    # re-reads and re-sends (ids make repeats harmless downstream). exactly_once: each input
+    # partition's outputs, state writes and offsets in one Kafka transaction (docs/guarantees.md).
+    processing_guarantee: ProcessingGuarantee = "at_least_once"
+    # After a broker failure the worker rebuilds its clients, waiting this long at first and
+    # doubling up to rebuild_backoff_max_seconds; it never exits for a broker outage.
+    rebuild_backoff_seconds: float = Field(default=0.5, gt=0)
+    rebuild_backoff_max_seconds: float = Field(default=10.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     # Records larger than this go to the dead-letter topic unread (base64 payloads of 2 MiB

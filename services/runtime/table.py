@@ -173,6 +173,20 @@ class ChangelogTable(Generic[V]):
         if self._consumer is not None:
             await self._consumer.stop()
 
+    def reset(self) -> None:
+        """Forgets the local copy (after :meth:`stop`), telling ``on_change`` of every key;
+        :meth:`start` then restores it afresh from the changelog."""
+        old = self.data
+        self.data = {}
+        if self.on_change is not None:
+            for key, value in old.items():
+                self.on_change(key, value, None)
+        self._applied.clear()
+        self._changes_since_prune = 0
+        self.restored = False
+        self._follow = None
+        self._consumer = None
+
     def __len__(self) -> int:
         return len(self.data)
 

@@ -1,0 +1,261 @@
+"""exactly_once: each input partition's outputs, state writes and offsets in one transaction.
+
+Per batch, for every partition in it:
+
+1. ``begin_transaction`` on that partition's producer.
+2. The step runs on the partition's records in order; outputs, changelog writes and dead
+   letters go into the transaction (record batches, as in at-least-once mode).
+3. Once the broker acknowledged every output, the next offset goes into the transaction
+   (``send_offsets_to_transaction`` with the group) and the transaction commits: outputs and
+   the input offset become visible to ``read_committed`` readers together, or not at all.
+
+A crash anywhere before the commit leaves an open transaction that the partition's next
+owner aborts; the records are read again from the last committed offset and nothing written
+for them survives. Downstream stages read with ``isolation_level=read_committed``.
+
+Why one transactional producer per input partition (Kafka's original exactly-once design,
+"EOS alpha") rather than one per worker: fencing a zombie (a worker paused past the session
+timeout whose partitions moved on) needs something the zombie and the new owner share.
+KIP-447 uses the group generation, sent in TxnOffsetCommit v3; aiokafka 0.14 only sends v0
+(aiokafka/protocol/transaction.py), so a zombie's offset commit would not be fenced by the
+group. A transactional id per partition is shared instead: ``<group>.<topic>.<partition>``.
+The worker that takes a partition initialises that id; the broker bumps its epoch, aborts
+the old owner's open transaction, and answers every later write or commit of the old owner
+with ProducerFenced. Only then does the new owner read the partition's committed offset, so
+it never starts from an offset a finishing transaction is about to move.
+
+Any broker failure (fenced, timed out, broker gone) ends the loop with the error; the worker
+rebuilds its clients, reloads its tables from their changelogs (the local copy may hold
+writes of the aborted transaction) and goes on from the committed offsets (app.py).
+"""
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+
+from services.runtime.health import Health
+from services.runtime.kafka import bounded, make_transactional_producer, stop_quietly
+from services.runtime.loop import StageLoop
+from services.runtime.metrics import WorkerMetrics
+from services.runtime.produce import OutputBatch
+from services.runtime.settings import RuntimeSettings
+from services.runtime.worker import Worker
+
+log = structlog.get_logger("newswire.runtime")
+
+
+def transactional_id(group: str, tp: TopicPartition) -> str:
+    """Shared by every worker that ever owns ``tp`` in ``group``: the fencing key."""
+    return f"{group}.{tp.topic}.{tp.partition}"
+
+
+class PartitionProducers:
+    """The transactional producer of each input partition this worker owns."""
+
+    def __init__(self, settings: RuntimeSettings, client_id: str, group: str) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._group = group
+        self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+
+    def get(self, tp: TopicPartition) -> AIOKafkaProducer | None:
+        return self._producers.get(tp)
+
+    async def acquire(self, tp: TopicPartition) -> AIOKafkaProducer:
+        """Starts ``tp``'s producer. Its start initialises the transactional id: any earlier
+        owner is fenced and its open transaction aborted (or let finish) before this returns."""
+        existing = self._producers.get(tp)
+        if existing is not None:
+            return existing
+        kafka = self._settings.kafka
+        producer = make_transactional_producer(
+            kafka,
+            f"{self._client_id}-{tp.partition}",
+            transactional_id(self._group, tp),
+        )
+        try:
+            await bounded(producer.start(), kafka.call_timeout_seconds, "transactional start")
+        except BaseException:
+            await stop_quietly(producer, kafka.call_timeout_seconds)
+            raise
+        self._producers[tp] = producer
+        return producer
+
+    async def release(self, tps: set[TopicPartition]) -> None:
+        for tp in tps:
+            producer = self._producers.pop(tp, None)
+            if producer is not None:
+                await stop_quietly(producer, self._settings.kafka.call_timeout_seconds)
+
+    async def close(self) -> None:
+        await self.release(set(self._producers))
+
+    def __len__(self) -> int:
+        return len(self._producers)
+
+
+class TransactionalStageLoop(StageLoop[Any, Any]):
+    """The stage loop of ``processing_guarantee=exactly_once``."""
+
+    def __init__(
+        self,
+        worker: Worker[Any, Any],
+        settings: RuntimeSettings,
+        consumer: AIOKafkaConsumer,
+        producers: PartitionProducers,
+        metrics: WorkerMetrics,
+        health: Health,
+        group: str,
+    ) -> None:
+        # The base class's producer is never used here: every write is in a partition's
+        # transaction. Its offset bookkeeping is unused too: offsets commit in transactions.
+        super().__init__(worker, settings, consumer, None, metrics, health)
+        self.producers = producers
+        self.group = group
+        # The offset each owned partition goes on from: set from the committed offset when it
+        # is assigned, then past each committed batch. Records below it, fetched across the
+        # assignment's seek, are dropped, so none is processed twice in one ownership.
+        self.expected: dict[TopicPartition, int] = {}
+        # A failure inside a rebalance callback, which aiokafka would only log; the loop
+        # raises it so the worker rebuilds instead of running without a partition's producer.
+        self.rebalance_error: BaseException | None = None
+
+    def subscribe(self) -> None:
+        topic = self.settings.topic(self.worker.source.name)
+        self.consumer.subscribe([topic], listener=_TransactionalRebalance(self))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Runs until ``stop`` is set; every batch is committed (or aborted) before the next."""
+        kafka = self.settings.kafka
+        while not stop.is_set():
+            batch = await self.consumer.getmany(
+                timeout_ms=kafka.poll_timeout_ms, max_records=kafka.max_batch
+            )
+            self.health.loop_turned()
+            self.metrics.last_loop_timestamp.labels(self._service).set(time.time())
+            if self.rebalance_error is not None:
+                raise self.rebalance_error
+            if batch:
+                async with self._lock:
+                    self.health.progressed()
+                    await self.transact(batch)
+
+    async def transact(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Processes ``batch`` and commits one transaction per partition in it."""
+        self.metrics.batch_records.labels(self._service).observe(
+            sum(len(r) for r in batch.values())
+        )
+        timeout = self.settings.kafka.call_timeout_seconds
+        open_transactions: list[tuple[TopicPartition, AIOKafkaProducer, OutputBatch, int]] = []
+        for tp, records in batch.items():
+            producer = self.producers.get(tp)
+            expected = self.expected.get(tp)
+            if producer is None or expected is None:
+                # Revoked since the fetch: the partition's new owner reads these again.
+                log.info(
+                    "records_of_revoked_partition_skipped", partition=f"{tp.topic}:{tp.partition}"
+                )
+                continue
+            if records[0].offset < expected:
+                # Fetched before the assignment's seek: records already processed, or before
+                # the committed offset. Offsets name records for good, so the rest are valid.
+                # (A first offset above ``expected`` is normal: transaction markers, aborted
+                # records and compaction leave gaps.)
+                log.info(
+                    "stale_records_dropped",
+                    partition=f"{tp.topic}:{tp.partition}",
+                    fetched_from=records[0].offset,
+                    expected=expected,
+                )
+                records = [r for r in records if r.offset >= expected]
+                if not records:
+                    continue
+            await bounded(producer.begin_transaction(), timeout, "begin transaction")
+            outputs = OutputBatch(producer)
+            await self.process_partition(tp, records, outputs)
+            await outputs.flush()
+            open_transactions.append((tp, producer, outputs, records[-1].offset + 1))
+        await asyncio.gather(
+            *(
+                self._commit(tp, producer, outputs, next_offset)
+                for tp, producer, outputs, next_offset in open_transactions
+            )
+        )
+        for tp, _, outputs, next_offset in open_transactions:
+            self.expected[tp] = next_offset
+            for topic, count, _ in outputs.sends:
+                self.metrics.records_produced.labels(self._service, topic).inc(count)
+
+    async def _commit(
+        self, tp: TopicPartition, producer: AIOKafkaProducer, outputs: OutputBatch, next_offset: int
+    ) -> None:
+        timeout = self.settings.kafka.call_timeout_seconds
+        try:
+            await bounded(
+                asyncio.gather(*(future for _, _, future in outputs.sends)),
+                timeout,
+                "acknowledgement of a transaction's outputs",
+            )
+            await bounded(
+                producer.send_offsets_to_transaction({tp: next_offset}, self.group),
+                timeout,
+                "offsets into the transaction",
+            )
+            await bounded(producer.commit_transaction(), timeout, "transaction commit")
+        except BaseException:
+            self.metrics.commits.labels(self._service, "failed").inc()
+            raise
+        self.metrics.commits.labels(self._service, "ok").inc()
+        log.debug(
+            "transaction_committed", partition=f"{tp.topic}:{tp.partition}", offset=next_offset
+        )
+
+    async def close(self) -> None:
+        await self.producers.close()
+
+
+class _TransactionalRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: TransactionalStageLoop) -> None:
+        self.loop = loop
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Waits for the batch in progress: its transactions commit before partitions move.
+        async with self.loop._lock:
+            await self.loop.producers.release(revoked)
+            for tp in revoked:
+                self.loop.expected.pop(tp, None)
+        log.info(
+            "partitions_revoked", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked)
+        )
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        loop = self.loop
+        timeout = loop.settings.kafka.call_timeout_seconds
+        try:
+            async with loop._lock:
+                for tp in sorted(assigned):
+                    await loop.producers.acquire(tp)
+                    # Read after the fence: no transaction of an earlier owner can still move it.
+                    committed = await bounded(
+                        loop.consumer.committed(tp), timeout, "committed offset"
+                    )
+                    if committed is None:  # nothing committed yet: the start of the log
+                        starts = await bounded(
+                            loop.consumer.beginning_offsets([tp]), timeout, "log start offset"
+                        )
+                        committed = starts[tp]
+                    loop.consumer.seek(tp, committed)
+                    loop.expected[tp] = committed
+        except Exception as exc:
+            log.warning("partition_assignment_failed", error=repr(exc))
+            loop.rebalance_error = exc
+            return
+        loop.health.joined(len(assigned))
+        loop.metrics.assigned_partitions.labels(loop._service).set(len(assigned))
+        log.info(
+            "partitions_assigned",
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )
