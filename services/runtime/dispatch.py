@@ -38,6 +38,7 @@ from services.runtime.commit import (
     TopicPartitionKey,
 )
 from services.runtime.health import Health
+from services.runtime.kafka import bounded
 from services.runtime.loop import commit_owned
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.settings import RuntimeSettings
@@ -64,22 +65,30 @@ class Emitter:
     """Produces records and waits until the broker acknowledged every one."""
 
     def __init__(
-        self, producer: AIOKafkaProducer, settings: RuntimeSettings, metrics: WorkerMetrics
+        self,
+        producer: Callable[[], AIOKafkaProducer],
+        settings: RuntimeSettings,
+        metrics: WorkerMetrics,
     ) -> None:
+        """``producer`` returns the worker's current producer (rebuilt after broker trouble)."""
         self._producer = producer
         self._settings = settings
         self._metrics = metrics
 
     async def emit(self, records: list[OutRecord]) -> None:
         sends = []
+        producer = self._producer()
+        timeout = self._settings.kafka.call_timeout_seconds
         for out in records:
             topic = self._settings.topic(out.topic)
-            future = await self._producer.send(
-                topic, value=out.value, key=out.key, headers=out.headers
+            future = await bounded(
+                producer.send(topic, value=out.value, key=out.key, headers=out.headers),
+                timeout,
+                "send",
             )
             sends.append((topic, future))
         for topic, future in sends:
-            await future
+            await bounded(future, timeout, "acknowledgement")
             self._metrics.records_produced.labels(self._metrics.service, topic).inc()
 
 
@@ -113,6 +122,9 @@ class DispatchLoop:
     def subscribe(self) -> None:
         topic = self.settings.topic(self.source.name)
         self.consumer.subscribe([topic], listener=_Rebalance(self))
+
+    async def close(self) -> None:
+        """Work still in hand was abandoned when :meth:`run` ended; nothing else to release."""
 
     async def run(self, stop: asyncio.Event) -> None:
         kafka = self.settings.kafka
@@ -258,17 +270,21 @@ async def run_dispatch(
         registry=registry,
     ) as run:
         dispatcher = await make_dispatcher(
-            Emitter(run.producer, settings, run.metrics), run.metrics
+            Emitter(lambda: run.producer, settings, run.metrics), run.metrics
         )
         run.after_consumer.append(dispatcher.close)
-        await run.consumer.start()
-        loop = DispatchLoop(
-            name, source, settings, run.consumer, dispatcher, run.metrics, run.health, max_pending
+        await run.keep_running(
+            lambda: DispatchLoop(
+                name,
+                source,
+                settings,
+                run.consumer,
+                dispatcher,
+                run.metrics,
+                run.health,
+                max_pending,
+            ),
+            lambda: log.info(
+                "worker_started", source=settings.topic(source.name), group=settings.group_for(name)
+            ),
         )
-        loop.subscribe()
-        await run.start_lag_monitor(settings)
-        run.health.started = True
-        log.info(
-            "worker_started", source=settings.topic(source.name), group=settings.group_for(name)
-        )
-        await run.run_loop(loop.run(run.stop), settings)

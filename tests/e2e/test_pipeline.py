@@ -20,8 +20,9 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 async def test_seed_becomes_exactly_one_alert(
-    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn
+    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, guarantee: str
 ) -> None:
     # Subscriptions live in news.subscriptions; the seed file holds the one this test expects.
     await load_seed(
@@ -29,7 +30,12 @@ async def test_seed_becomes_exactly_one_alert(
         DEFAULT_SUBSCRIPTIONS,
         owner="e2e",
     )
-    ingest, enrich, notify = spawn("ingest"), spawn("enrich"), spawn("notify")
+    mode = {"NEWSWIRE_PROCESSING_GUARANTEE": guarantee}
+    ingest, enrich, notify = (
+        spawn("ingest", **mode),
+        spawn("enrich", **mode),
+        spawn("notify", **mode),
+    )
     for w in (ingest, enrich, notify):
         await w.wait_ready()
 
@@ -87,6 +93,8 @@ async def test_seed_becomes_exactly_one_alert(
     # One article can be followed through every service's JSON log by its id.
     for w in (ingest, enrich, notify):
         entries = [json.loads(line) for line in w.log_path.read_text().splitlines()]
+        started = next(e for e in entries if e["event"] == "worker_started")
+        assert started["guarantee"] == guarantee
         mine = [e for e in entries if e.get("article_id") == expected.article_id]
         assert mine, f"no log line of {w.service} names the seed article"
         assert all(e["service"] == w.service for e in mine)
