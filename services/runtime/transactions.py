@@ -2,12 +2,15 @@
 
 Per batch, for every partition in it:
 
-1. ``begin_transaction`` on that partition's producer.
+1. ``begin_transaction`` on that partition's producer, once its previous transaction has
+   committed.
 2. The step runs on the partition's records in order; outputs, changelog writes and dead
    letters go into the transaction (record batches, as in at-least-once mode).
-3. Once the broker acknowledged every output, the next offset goes into the transaction
+3. In the background, while the loop fetches and processes the next batch: once the broker
+   acknowledged every output, the next offset goes into the transaction
    (``send_offsets_to_transaction`` with the group) and the transaction commits: outputs and
    the input offset become visible to ``read_committed`` readers together, or not at all.
+   Revocation and shutdown wait for these commits.
 
 A crash anywhere before the commit leaves an open transaction that the partition's next
 owner aborts; the records are read again from the last committed offset and nothing written
@@ -119,6 +122,8 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
         # is assigned, then past each committed batch. Records below it, fetched across the
         # assignment's seek, are dropped, so none is processed twice in one ownership.
         self.expected: dict[TopicPartition, int] = {}
+        # The transaction each partition is committing in the background (at most one).
+        self._committing: dict[TopicPartition, asyncio.Task[None]] = {}
         # A failure inside a rebalance callback, which aiokafka would only log; the loop
         # raises it so the worker rebuilds instead of running without a partition's producer.
         self.rebalance_error: BaseException | None = None
@@ -128,7 +133,7 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
         self.consumer.subscribe([topic], listener=_TransactionalRebalance(self))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Runs until ``stop`` is set; every batch is committed (or aborted) before the next."""
+        """Runs until ``stop`` is set, then waits for the transactions still committing."""
         kafka = self.settings.kafka
         while not stop.is_set():
             batch = await self.consumer.getmany(
@@ -138,18 +143,24 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
             self.metrics.last_loop_timestamp.labels(self._service).set(time.time())
             if self.rebalance_error is not None:
                 raise self.rebalance_error
-            if batch:
-                async with self._lock:
+            async with self._lock:
+                self._raise_failed_commits()
+                if batch:
                     self.health.progressed()
                     await self.transact(batch)
+                self.metrics.in_flight_batches.labels(self._service).set(len(self._committing))
+        async with self._lock:
+            await self.drain()
 
     async def transact(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        """Processes ``batch`` and commits one transaction per partition in it."""
+        """Processes ``batch``: one transaction per partition in it, committed in the
+        background while the next batch is fetched and processed. A partition's next
+        transaction begins once its previous one committed (one open transaction per
+        producer), so per partition the order is strict."""
         self.metrics.batch_records.labels(self._service).observe(
             sum(len(r) for r in batch.values())
         )
         timeout = self.settings.kafka.call_timeout_seconds
-        open_transactions: list[tuple[TopicPartition, AIOKafkaProducer, OutputBatch, int]] = []
         for tp, records in batch.items():
             producer = self.producers.get(tp)
             expected = self.expected.get(tp)
@@ -173,21 +184,34 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
                 records = [r for r in records if r.offset >= expected]
                 if not records:
                     continue
+            previous = self._committing.pop(tp, None)
+            if previous is not None:
+                await previous  # raises if it failed: nothing after it may commit
             await bounded(producer.begin_transaction(), timeout, "begin transaction")
             outputs = OutputBatch(producer)
             await self.process_partition(tp, records, outputs)
             await outputs.flush()
-            open_transactions.append((tp, producer, outputs, records[-1].offset + 1))
-        await asyncio.gather(
-            *(
-                self._commit(tp, producer, outputs, next_offset)
-                for tp, producer, outputs, next_offset in open_transactions
-            )
-        )
-        for tp, _, outputs, next_offset in open_transactions:
+            next_offset = records[-1].offset + 1
             self.expected[tp] = next_offset
-            for topic, count, _ in outputs.sends:
-                self.metrics.records_produced.labels(self._service, topic).inc(count)
+            self._committing[tp] = asyncio.create_task(
+                self._commit(tp, producer, outputs, next_offset),
+                name=f"commit-{tp.topic}:{tp.partition}",
+            )
+
+    def _raise_failed_commits(self) -> None:
+        for tp, task in list(self._committing.items()):
+            if task.done():
+                del self._committing[tp]
+                task.result()  # a failed transaction ends the loop: the worker rebuilds
+
+    async def drain(self) -> None:
+        """Waits for every transaction still committing; raises the first failure."""
+        pending = list(self._committing.values())
+        self._committing.clear()
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _commit(
         self, tp: TopicPartition, producer: AIOKafkaProducer, outputs: OutputBatch, next_offset: int
@@ -209,11 +233,17 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
             self.metrics.commits.labels(self._service, "failed").inc()
             raise
         self.metrics.commits.labels(self._service, "ok").inc()
+        for topic, count, _ in outputs.sends:
+            self.metrics.records_produced.labels(self._service, topic).inc(count)
         log.debug(
             "transaction_committed", partition=f"{tp.topic}:{tp.partition}", offset=next_offset
         )
 
     async def close(self) -> None:
+        for task in self._committing.values():
+            task.cancel()
+        await asyncio.gather(*self._committing.values(), return_exceptions=True)
+        self._committing.clear()
         await self.producers.close()
 
 
@@ -222,8 +252,12 @@ class _TransactionalRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.loop = loop
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Waits for the batch in progress: its transactions commit before partitions move.
+        # Waits for the batch in progress and its commits: they finish before partitions move.
         async with self.loop._lock:
+            try:
+                await self.loop.drain()
+            except Exception as exc:  # the loop raises it: the worker rebuilds
+                self.loop.rebalance_error = exc
             await self.loop.producers.release(revoked)
             for tp in revoked:
                 self.loop.expected.pop(tp, None)

@@ -249,3 +249,41 @@ class TestReadiness:
         a, b = TopicPartition("t", 0), TopicPartition("t", 1)
         assert partition_lags({a: 10, b: 5}, {a: 4, b: 7}) == {a: 6, b: 0}
         assert partition_lags({a: 10}, {}) == {}
+
+
+async def test_a_broker_call_past_its_bound_is_broker_trouble() -> None:
+    from aiokafka.errors import KafkaConnectionError, ProducerFenced
+
+    from services.runtime.errors import BrokerCallTimeout, is_broker_trouble
+    from services.runtime.kafka import bounded
+
+    never = asyncio.get_running_loop().create_future()
+    started = time.monotonic()
+    with pytest.raises(BrokerCallTimeout, match=r"commit: no answer from the broker in 0\.05 s"):
+        await bounded(never, 0.05, "commit")
+    assert time.monotonic() - started < 1.0
+    assert await bounded(asyncio.sleep(0, result=7), 1.0, "quick") == 7
+    # What a rebuild gets past, and what must stop the worker (a bug).
+    assert is_broker_trouble(BrokerCallTimeout("x"))
+    assert is_broker_trouble(ProducerFenced())
+    assert is_broker_trouble(KafkaConnectionError("down"))
+    assert not is_broker_trouble(RuntimeError("a bug"))
+    assert not is_broker_trouble(InvalidMessage("bad", "data"))
+    assert not is_broker_trouble(TimeoutError("a step's own timeout is not the broker's"))
+
+
+def test_the_transactional_id_of_a_partition_is_shared_by_its_owners() -> None:
+    from services.runtime.transactions import transactional_id
+
+    tp = TopicPartition("p.news.raw", 2)
+    assert transactional_id("p.newswire-ingest", tp) == "p.newswire-ingest.p.news.raw.2"
+    assert transactional_id("g", tp) != transactional_id("g", TopicPartition("p.news.raw", 1))
+
+
+def test_exactly_once_is_a_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RuntimeSettings().processing_guarantee == "at_least_once"
+    monkeypatch.setenv("NEWSWIRE_PROCESSING_GUARANTEE", "exactly_once")
+    assert RuntimeSettings().processing_guarantee == "exactly_once"
+    monkeypatch.setenv("NEWSWIRE_PROCESSING_GUARANTEE", "at_most_once")
+    with pytest.raises(ValueError, match="at_least_once"):
+        RuntimeSettings()
