@@ -228,7 +228,7 @@ async def worker_run(
         settings,
     )
     try:
-        await run.producer.start()
+        await bounded(run.producer.start(), settings.kafka.call_timeout_seconds, "producer start")
         for table in tables:
             await table.start(settings.kafka.bootstrap, settings.topic(table.topic), client_id)
         yield run

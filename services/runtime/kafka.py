@@ -31,8 +31,16 @@ async def bounded(call: Awaitable[T], seconds: float, what: str) -> T:
 async def stop_quietly(client: Any, seconds: float) -> None:
     """Stops a producer or consumer being replaced; a broker that is down must not hold it
     up (pending sends are abandoned: their offsets were never committed)."""
-    with contextlib.suppress(TimeoutError, KafkaError, OSError):
+    try:
         await asyncio.wait_for(client.stop(), seconds)
+    except (TimeoutError, KafkaError, OSError):
+        pass
+    except asyncio.CancelledError:
+        # aiokafka's fetcher re-raises the cancellation of its own fetch tasks from stop()
+        # while the broker is away. Only a cancellation of this task itself goes on up.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 def producer_config(kafka: KafkaSettings, client_id: str) -> dict[str, Any]:

@@ -53,6 +53,35 @@ def configure_logging(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )
     )
+    handler.addFilter(RepeatFilter(window_seconds=10.0))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
+
+
+class RepeatFilter(logging.Filter):
+    """Passes one record per (logger, message template) per ``window_seconds``.
+
+    While the broker is away aiokafka logs the same connection error several times per second
+    per client; a two-minute outage was 4,000 lines, burying the worker's own. The first of a
+    kind passes at once, and the next one after the window says how many were held back.
+    """
+
+    def __init__(self, window_seconds: float) -> None:
+        super().__init__()
+        self.window = window_seconds
+        self._last: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        now = record.created
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.window:
+            self._last[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.msg = f"{record.msg} [{last[1]} like it in the last {self.window:g} s held back]"
+        if len(self._last) > 1000:  # templates are few; this bounds a pathological caller
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return True

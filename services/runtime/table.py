@@ -13,6 +13,7 @@ same key always on the same input partition, hence the same worker) never race.
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -20,12 +21,15 @@ from typing import Generic, TypeVar
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.runtime.kafka import assign_all
+from services.runtime.errors import BrokerCallTimeout
+from services.runtime.kafka import assign_all, bounded, stop_quietly
 from services.runtime.worker import OutRecord
 
 V = TypeVar("V")
 WRITER = "newswire.table.writer"
 PRUNE_EVERY = 10_000
+# A restore that reads nothing for this long has lost its broker.
+RESTORE_STALL_SECONDS = 30.0
 log = structlog.get_logger("newswire.runtime")
 
 
@@ -120,14 +124,27 @@ class ChangelogTable(Generic[V]):
             enable_auto_commit=False,
             isolation_level="read_committed",
         )
-        await consumer.start()
+        try:
+            await bounded(consumer.start(), RESTORE_STALL_SECONDS, f"table consumer start {topic}")
+        except BaseException:
+            await stop_quietly(consumer, RESTORE_STALL_SECONDS)
+            raise
         self._consumer = consumer
         tps = await assign_all(consumer, topic)
         await consumer.seek_to_beginning(*tps)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
         restored = 0
+        last_progress = time.monotonic()
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            if batch:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > RESTORE_STALL_SECONDS:
+                # The broker went away mid-restore: fail (the worker rebuilds or exits)
+                # rather than wait for it with the loop not yet running.
+                raise BrokerCallTimeout(
+                    f"restore of {topic}: nothing read for {RESTORE_STALL_SECONDS:g} s"
+                )
             for tp, records in batch.items():
                 for r in records:
                     self.apply(r.key, r.value)
@@ -171,7 +188,7 @@ class ChangelogTable(Generic[V]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follow
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_quietly(self._consumer, RESTORE_STALL_SECONDS)
 
     def reset(self) -> None:
         """Forgets the local copy (after :meth:`stop`), telling ``on_change`` of every key;

@@ -287,3 +287,23 @@ def test_exactly_once_is_a_setting_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("NEWSWIRE_PROCESSING_GUARANTEE", "at_most_once")
     with pytest.raises(ValueError, match="at_least_once"):
         RuntimeSettings()
+
+
+def test_repeated_library_log_lines_are_held_back_and_counted() -> None:
+    import logging
+
+    from services.runtime.logging import RepeatFilter
+
+    repeat = RepeatFilter(window_seconds=10.0)
+
+    def record(msg: str, at: float) -> logging.LogRecord:
+        r = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, msg, None, None)
+        r.created = at
+        return r
+
+    passed = [repeat.filter(record("Unable connect to node %s", t / 10)) for t in range(50)]
+    assert passed == [True] + [False] * 49
+    assert repeat.filter(record("something else", 1.0))
+    later = record("Unable connect to node %s", 12.0)
+    assert repeat.filter(later)
+    assert "49 like it in the last 10 s held back" in later.getMessage().replace("%s", "x")
