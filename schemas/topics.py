@@ -101,10 +101,21 @@ STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Story-mode subscriptions' windows last at most 7 days; a day more covers restarts.
     NOTIFY_STORY_ALERTS: _changelog(8),
 }
+# A dead letter is its input record plus reason headers (up to ~2.5 KB): on a dead-letter
+# topic with the broker's default limit (1,048,588 bytes, like its source), an input just
+# under that limit could not be dead-lettered, and the worker stopped on it at every restart.
+# Dead-letter topics hold the largest record the runtime reads (4 MiB, max_record_bytes) and
+# 64 KiB of headers.
+DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 64 * 1024
 # Data topics with non-default configs. news.subscriptions is the source of truth, so it is
 # compacted only: no "delete", its latest value per key never expires.
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     SUBSCRIPTIONS.name: {"cleanup.policy": "compact"},
+    **{
+        spec.dlq: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}
+        for spec in ALL
+        if spec.dlq is not None
+    },
     **STATE_TOPIC_CONFIGS,
 }
 

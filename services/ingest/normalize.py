@@ -5,6 +5,7 @@ list). Items that fail are returned as their errors next to the articles that di
 """
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -22,13 +23,17 @@ from services.ingest.parse.html_page import parse_html
 from services.ingest.parse.json_payload import parse_json
 from services.ingest.parse.sniff import Format, sniff
 from services.ingest.parse.text_layout import parse_text_layout
-from services.ingest.text import clean_block, clean_inline
+from services.ingest.text import clean_block, clean_inline, is_plain
 from services.runtime.errors import InvalidMessage
 
 # Publication times outside [1990, fetch + 1 day] are flagged and not trusted.
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=1)
 MAX_AUTHORS = 20
+# RFC 9110's type/subtype tokens. The content type is copied onto every Article, so anything
+# else (a scraper bug, or "text/html<script>...") is recorded as unknown, not repeated.
+_MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,45 @@ def _url(doc: ParsedDocument, event: RawArticleEvent, flags: list[Flag]) -> str 
     return canonical_url(event.url) if event.url else None
 
 
+def media_type(content_type: str) -> str:
+    """The type/subtype of a Content-Type value, lower-cased; UNKNOWN_MEDIA_TYPE if malformed."""
+    value = content_type.split(";", 1)[0].strip().lower()
+    return value if _MEDIA_TYPE.fullmatch(value) else UNKNOWN_MEDIA_TYPE
+
+
+def _language_hint(hint: str | None) -> str | None:
+    # A page's lang attribute is free text: only a two-letter ASCII prefix is a language.
+    code = hint.split("-")[0].lower()[:2] if hint else ""
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else None
+
+
+def check_source(source: str) -> None:
+    """The source names the scraper feed and is copied onto every Article and into its id:
+    markup or invisible characters in it are a broken or hostile scraper, not a new source."""
+    if not is_plain(source):
+        raise ParseError("invalid_source", f"source {source[:80]!r} holds markup or controls")
+
+
+def check_encoded_size(article: Article, limit: int) -> None:
+    # A UTF-8 character is at most 4 bytes and JSON escapes at most double an ASCII one:
+    # measure the encoded record only when the characters alone might pass the limit.
+    chars = (
+        len(article.title)
+        + len(article.body)
+        + len(article.context)
+        + sum(map(len, article.summary))
+        + sum(map(len, article.authors))
+        + len(article.publisher or "")
+        + len(article.url or "")
+        + 1024  # ids, times, flags and field names
+    )
+    if chars * 4 <= limit:
+        return
+    size = len(article.model_dump_json().encode("utf-8"))
+    if size > limit:
+        raise ParseError("article_too_large", f"{size} bytes encoded > limit {limit}")
+
+
 def to_article(
     doc: ParsedDocument, event: RawArticleEvent, policy: NormalizePolicy, flags: list[Flag]
 ) -> Article:
@@ -155,14 +199,14 @@ def to_article(
         lang, confidence = language.detect_main_text(text, policy.language_accuracy)
         if lang is None:
             lang, confidence = language.detect(title, policy.language_accuracy)
-    if lang is None and doc.language_hint:
-        lang = doc.language_hint.split("-")[0].lower()[:2] or None
+    if lang is None:
+        lang = _language_hint(doc.language_hint)
     if lang is not None and confidence < language.UNCERTAIN_BELOW:
         flags.append("language_uncertain")
     authors = list(dict.fromkeys(a for a in (clean_inline(x) for x in doc.authors) if a))
     host = urlsplit(url).hostname if url else None
     fingerprint, words = content_fingerprint(title, text)
-    return Article(
+    article = Article(
         article_id=article_id(url=url, source=event.source, title=title, published_at=published),
         url=url,
         domain=host.removeprefix("www.") if host else None,
@@ -180,10 +224,12 @@ def to_article(
         language_confidence=confidence if lang is not None and confidence else None,
         word_count=words,
         content_hash=fingerprint,
-        content_type=event.content_type.split(";", 1)[0].strip().lower(),
+        content_type=media_type(event.content_type),
         format=doc.format,
         flags=list(dict.fromkeys(flags)),
     )
+    check_encoded_size(article, limits.max_article_bytes)
+    return article
 
 
 def normalize(event: RawArticleEvent, policy: NormalizePolicy) -> Normalized:
@@ -191,6 +237,7 @@ def normalize(event: RawArticleEvent, policy: NormalizePolicy) -> Normalized:
 
     Raises ParseError when the event as a whole is unusable (undecodable, unsafe, no items).
     """
+    check_source(event.source)
     text, flags = decode_payload(event, policy.limits)
     articles: list[Article] = []
     errors: list[ParseError] = []

@@ -16,6 +16,7 @@ from services.ingest.parse.dates import parse_datetime
 from services.ingest.parse.document import ParsedDocument
 from services.ingest.parse.errors import ParseError
 from services.ingest.parse.json_payload import check_depth
+from services.ingest.text import check_markup_depth
 
 _ARTICLE_TYPES = {
     "NewsArticle",
@@ -80,6 +81,8 @@ def parse_html(text: str, limits: IngestLimits) -> ParsedDocument:
     size = len(text.encode("utf-8"))
     if size > limits.max_html_bytes:
         raise ParseError("html_too_large", f"{size} bytes > limit {limits.max_html_bytes}")
+    # Before any parser: lexbor's cost grows with depth x tags (see limits.MAX_MARKUP_DEPTH).
+    check_markup_depth(text, limits.max_html_depth)
     tree = LexborHTMLParser(text)
     ld = _json_ld_article(tree, limits)
     title_node = tree.css_first("title")
