@@ -6,8 +6,11 @@ Example: ``NEWSWIRE_KAFKA__BOOTSTRAP=127.0.0.1:9092 NEWSWIRE_HTTP__PORT=9101 new
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Reason headers (exception message capped) and the original headers of a dead letter.
+DEAD_LETTER_HEADROOM = 64 * 1024
 
 
 class KafkaSettings(BaseModel):
@@ -25,7 +28,9 @@ class KafkaSettings(BaseModel):
     max_batch: int = Field(default=500, ge=1, le=10_000)
     poll_timeout_ms: int = Field(default=200, ge=10)
     linger_ms: int = Field(default=5, ge=0)
-    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Room for the largest record read (max_record_bytes, 4 MiB) plus the headers its dead
+    # letter adds: a dead letter the producer refuses would stop the worker on that record.
+    max_request_bytes: int = Field(default=4 * 1024 * 1024 + DEAD_LETTER_HEADROOM, ge=1024)
     # One producer record batch per topic-partition holds up to this much (a larger record
     # goes alone). aiokafka's 16 KiB holds 3-5 articles; 256 KiB means far fewer produce
     # requests, and stays under the broker's 1 MiB default message.max.bytes.
@@ -93,6 +98,16 @@ class RuntimeSettings(BaseSettings):
     lag_probe_seconds: float = Field(default=5.0, gt=0)
     # How long SIGTERM waits for the in-flight batch to be acknowledged and committed.
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _dead_letters_fit(self) -> "RuntimeSettings":
+        if self.kafka.max_request_bytes < self.max_record_bytes + DEAD_LETTER_HEADROOM:
+            raise ValueError(
+                f"kafka.max_request_bytes ({self.kafka.max_request_bytes}) must exceed "
+                f"max_record_bytes ({self.max_record_bytes}) by {DEAD_LETTER_HEADROOM}: "
+                "the dead letter of the largest record read must be producible"
+            )
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -307,3 +307,12 @@ def test_repeated_library_log_lines_are_held_back_and_counted() -> None:
     later = record("Unable connect to node %s", 12.0)
     assert repeat.filter(later)
     assert "49 like it in the last 10 s held back" in later.getMessage().replace("%s", "x")
+
+
+def test_a_record_read_can_always_be_dead_lettered() -> None:
+    from services.runtime.settings import DEAD_LETTER_HEADROOM, KafkaSettings
+
+    default = RuntimeSettings()
+    assert default.kafka.max_request_bytes >= default.max_record_bytes + DEAD_LETTER_HEADROOM
+    with pytest.raises(ValueError, match="dead letter of the largest record"):
+        RuntimeSettings(kafka=KafkaSettings(max_request_bytes=4 * 1024 * 1024))
