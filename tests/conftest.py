@@ -5,6 +5,11 @@ test session, unless ``NEWSWIRE_TEST_BOOTSTRAP`` names a running one. Unit tests
 for it, so ``pytest`` (unit only) starts no broker.
 """
 
+# hypothesis is imported here, at collection, on purpose: its pytest plugin otherwise imports
+# it while printing the summary of a run that used none of it, and on CPython 3.11.7 that
+# import (pytest rewrites its asserts, so it compiles) crashed the session twice with
+# "SystemError: AST constructor recursion depth mismatch" once aiokafka had left garbage
+# behind, although every test had passed.
 import os
 import shutil
 import tempfile
@@ -12,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import hypothesis  # noqa: F401
 import pytest
 
 from services.runtime.kafka import delete_prefixed_topics, ensure_newswire_topics

@@ -38,7 +38,7 @@ from services.runtime.errors import BrokerCallTimeout
 from services.runtime.health import Health
 from services.runtime.kafka import bounded
 from services.runtime.metrics import WorkerMetrics
-from services.runtime.produce import OutputBatch
+from services.runtime.produce import OutputBatch, acknowledged
 from services.runtime.settings import RuntimeSettings
 from services.runtime.worker import In, Out, Worker, process_record, to_input
 
@@ -122,7 +122,7 @@ class StageLoop(Generic[In, Out]):
         # Every output acknowledged, or an exception: the worker rebuilds its clients (or, for
         # a bug, stops) and nothing from this batch on is committed.
         await bounded(
-            asyncio.gather(*(future for _, _, future in batch.sends)),
+            acknowledged(batch.sends),
             self.settings.kafka.call_timeout_seconds,
             "acknowledgement of a batch's outputs",
         )

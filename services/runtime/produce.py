@@ -67,7 +67,20 @@ class OutputBatch:
         future = await self._producer.send_batch(builder, tp[0], partition=tp[1])
         self.sends.append((tp[0], records, future))
 
+    async def acknowledged(self) -> None:
+        """Returns once the broker acknowledged every submitted batch; raises the first failure.
+        Every future's outcome is collected, so none is left with an exception nobody read."""
+        await acknowledged(self.sends)
+
     async def flush(self) -> None:
         for tp, builder in self._open.items():
             await self._submit(tp, builder)
         self._open.clear()
+
+
+async def acknowledged(sends: list[tuple[str, int, "asyncio.Future[Any]"]]) -> None:
+    """Waits for every send of ``sends``; raises the first failure once all are done."""
+    results = await asyncio.gather(*(future for _, _, future in sends), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

@@ -220,9 +220,7 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
         timeout = self.settings.kafka.call_timeout_seconds
         try:
             await bounded(
-                asyncio.gather(*(future for _, _, future in outputs.sends)),
-                timeout,
-                "acknowledgement of a transaction's outputs",
+                outputs.acknowledged(), timeout, "acknowledgement of a transaction's outputs"
             )
             await bounded(
                 producer.send_offsets_to_transaction({tp: next_offset}, self.group),
