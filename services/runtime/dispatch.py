@@ -21,6 +21,7 @@ awaited in order, one slow receiver would stall every subscriber behind it. Here
 """
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -273,6 +274,7 @@ async def run_dispatch(
             Emitter(lambda: run.producer, settings, run.metrics), run.metrics
         )
         run.after_consumer.append(dispatcher.close)
+        gc.freeze()  # restored tables and the dispatcher live as long as the process (app.py)
         await run.keep_running(
             lambda: DispatchLoop(
                 name,
