@@ -28,6 +28,7 @@ The lexicon is English. For an article in another language the score is 0 with
 ``reliable=false`` unless the configured model declares that language.
 """
 
+import importlib
 import math
 import re
 from bisect import bisect_right
@@ -35,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import yaml
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SentimentIntensityAnalyzer
@@ -71,7 +72,8 @@ _CHAIN = 4  # a movement this many words after another one can share its quantit
 
 
 class SentimentModel(Protocol):
-    """What enrich needs of a sentiment model; select one with NEWSWIRE_SENTIMENT_MODEL."""
+    """What enrich needs of a sentiment model; select one with NEWSWIRE_SENTIMENT_MODEL
+    (:func:`load_model`)."""
 
     name: str
     languages: frozenset[str]
@@ -274,6 +276,34 @@ def reliable_for(model: SentimentModel, article: Article) -> bool:
     # An undetected language is treated as English: most of the stream is, and ingest flags
     # articles whose language it could not tell.
     return (article.language or "en") in model.languages
+
+
+BUILT_IN_MODELS = {"vader": "services.enrich.sentiment:VaderModel"}
+
+
+def load_model(spec: str) -> SentimentModel:
+    """The model ``spec`` names: a built-in name (``vader``) or ``package.module:factory``,
+    a class or function that takes no argument and returns a :class:`SentimentModel` (a
+    heavier model, another language's). Imported once at start-up, so a typo stops the worker
+    at once with the reason, not at the first article."""
+    target = BUILT_IN_MODELS.get(spec, spec)
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(
+            f"sentiment model {spec!r}: expected one of {sorted(BUILT_IN_MODELS)} "
+            "or 'package.module:factory'"
+        )
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"sentiment model {spec!r} cannot be loaded: {exc}") from exc
+    model = factory()
+    missing = [
+        name for name in ("name", "languages", "document", "sentence") if not hasattr(model, name)
+    ]
+    if missing:
+        raise ValueError(f"sentiment model {spec!r} lacks {', '.join(missing)}")
+    return cast(SentimentModel, model)
 
 
 def score(article: Article, model: SentimentModel | None = None) -> Sentiment:

@@ -22,6 +22,10 @@ class EnrichSettings(RuntimeSettings):
     def story_window_ms(self) -> int:
         return int(self.story_window_hours * 3600 * 1000)
 
+    sentiment_model: str = Field(
+        default="vader",
+        description="A built-in model name or 'package.module:factory' (sentiment.load_model).",
+    )
     gazetteer_path: Path = Field(
         default=DEFAULT_GAZETTEER, description="Curated entities and aliases (YAML)."
     )

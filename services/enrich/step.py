@@ -62,12 +62,13 @@ def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
     gazetteer = load_gazetteer(settings.gazetteer_path)
     table = story_table(topics.ENRICH_STORIES, settings.story_window_ms, wall_clock_ms)
     stories = StoryIndex(table, settings.story_threshold)
+    model = sentiment.load_model(settings.sentiment_model)
 
     async def step(article: Article, ctx: StepContext) -> EnrichedArticle:
         story, similarity, record = stories.assign(article, wall_clock_ms())
         if record is not None:
             ctx.emit(record)
-        enriched = enrich(article, taxonomy, gazetteer, story_id=story)
+        enriched = enrich(article, taxonomy, gazetteer, model, story_id=story)
         log.info(
             "article_enriched",
             topics=[t.id for t in enriched.topics],
