@@ -54,6 +54,7 @@ from services.runtime.errors import InvalidMessage
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.table import ChangelogTable
 from services.runtime.trace import HEADER as TRACEPARENT
+from services.runtime.trace import STATE_HEADER as TRACESTATE
 from services.runtime.trace import TraceParent, from_headers, new_trace
 from services.runtime.worker import InputRecord, OutRecord
 
@@ -384,7 +385,10 @@ class WebhookDispatcher:
                 await self._settle(lane, items, "dead_letter", error, webhook_id, members)
                 return
             # Each attempt is its own span of the alert's trace, so the receiver's logs join ours.
-            headers[TRACEPARENT] = trace.child().header_value()
+            span = trace.child()
+            headers[TRACEPARENT] = span.header_value()
+            if span.state:
+                headers[TRACESTATE] = span.state.decode("ascii")
             async with self._requests:
                 result = await self.sender.post(target.url, body, headers)
             self.metrics.webhook_attempts.labels(self._service, result.result_class).inc()

@@ -1,4 +1,5 @@
-"""W3C Trace Context ``traceparent`` values: parse, start a trace, continue one (pure).
+"""W3C Trace Context ``traceparent`` (and ``tracestate``) values: parse, start a trace,
+continue one (pure).
 
 One article is followed through every stage by its trace id: each stage reads the input
 record's ``traceparent`` header, logs its trace id, and writes a child (same trace id, its own
@@ -14,6 +15,10 @@ from dataclasses import dataclass
 from services.runtime.dlq import Headers
 
 HEADER = "traceparent"
+# Vendor trace data that travels with a traceparent, passed on unchanged (W3C allows 32
+# members, 512 characters is what a receiver must accept; longer is dropped, not cut).
+STATE_HEADER = "tracestate"
+MAX_STATE = 512
 
 _VERSION = "00"
 _SAMPLED = "01"
@@ -31,13 +36,15 @@ class TraceParent:
     trace_id: str
     span_id: str
     flags: str = _SAMPLED
+    # The input's tracestate, when its traceparent was valid (the spec drops it otherwise).
+    state: bytes | None = None
 
     def header_value(self) -> str:
         return f"{_VERSION}-{self.trace_id}-{self.span_id}-{self.flags}"
 
     def child(self) -> "TraceParent":
         """The same trace, a new span: what this stage writes downstream."""
-        return TraceParent(self.trace_id, _new_span_id(), self.flags)
+        return TraceParent(self.trace_id, _new_span_id(), self.flags, self.state)
 
 
 def parse(value: str | bytes | None) -> TraceParent | None:
@@ -89,10 +96,16 @@ def from_headers(headers: Headers | None) -> TraceParent | None:
     """The record's valid ``traceparent``, if any (the spec allows only one; the last of
     repeated headers wins, as elsewhere in newswire)."""
     found: bytes | None = None
+    state: bytes | None = None
     for key, value in headers or []:
         if key == HEADER:
             found = value
-    return parse(found)
+        elif key == STATE_HEADER:
+            state = value
+    parent = parse(found)
+    if parent is not None and state and len(state) <= MAX_STATE and state.isascii():
+        return TraceParent(parent.trace_id, parent.span_id, parent.flags, state)
+    return parent
 
 
 def continue_from(headers: Headers | None) -> TraceParent:
@@ -103,5 +116,10 @@ def continue_from(headers: Headers | None) -> TraceParent:
 
 
 def with_traceparent(headers: Headers, span: TraceParent) -> Headers:
-    """``headers`` with ``traceparent`` set to ``span`` (replacing any other value)."""
-    return [*(h for h in headers if h[0] != HEADER), (HEADER, span.header_value().encode())]
+    """``headers`` with ``traceparent`` set to ``span`` and ``tracestate`` to its state
+    (replacing any other values; no state, no tracestate)."""
+    kept = [h for h in headers if h[0] not in (HEADER, STATE_HEADER)]
+    kept.append((HEADER, span.header_value().encode()))
+    if span.state:
+        kept.append((STATE_HEADER, span.state))
+    return kept

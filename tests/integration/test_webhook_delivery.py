@@ -8,6 +8,7 @@ budgets run out in well under a second; every wait is bounded.
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import time
@@ -48,6 +49,7 @@ class Hit:
     status: int
     at: float
     traceparent: str | None = None
+    tracestate: str | None = None
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Receiver:
                 status,
                 time.monotonic(),
                 request.headers.get("traceparent"),
+                request.headers.get("tracestate"),
             )
         )
         headers = {"Retry-After": self.retry_after} if self.retry_after and status >= 400 else {}
@@ -291,7 +294,7 @@ async def test_two_failures_then_success_is_one_delivery_with_one_id(
     receiver = Receiver(statuses=[500, 500, 200])
     alert = make_alert("sub-flaky", 1)
     settings = settings_for(kafka_bootstrap, topic_prefix, retry_max_attempts=5)
-    alert_trace = trace.new_trace()
+    alert_trace = dataclasses.replace(trace.new_trace(), state=b"vendor=abc")
     async with serving(hook=receiver) as base:
         targets = {"sub-flaky": WebhookTarget(f"{base}/hook", receiver.secret)}
         traced = trace.with_traceparent([], alert_trace)
@@ -308,6 +311,7 @@ async def test_two_failures_then_success_is_one_delivery_with_one_id(
     spans = [trace.parse(h.traceparent) for h in receiver.hits]
     assert {s.trace_id for s in spans if s is not None} == {alert_trace.trace_id}
     assert len({s.span_id for s in spans if s is not None} | {alert_trace.span_id}) == 4
+    assert {h.tracestate for h in receiver.hits} == {"vendor=abc"}
 
 
 async def test_410_disables_the_endpoint_once(kafka_bootstrap: str, topic_prefix: str) -> None:

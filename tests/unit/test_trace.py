@@ -207,3 +207,36 @@ class TestProcessRecordPropagation:
         result = await process_record(worker, _raw([]))
         [dead] = result.records
         assert VALID.fullmatch(_trace_of(dead).header_value())
+
+
+def test_tracestate_travels_with_a_valid_traceparent_only() -> None:
+    parent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    state = b"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    span = trace.continue_from([("traceparent", parent), ("tracestate", state)])
+    assert span.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert span.state == state
+    out = dict(trace.with_traceparent([("tracestate", b"stale")], span))
+    assert out["tracestate"] == state
+    assert out["traceparent"] != parent  # a child span
+    # No valid traceparent: the state is dropped with it (W3C trace-context 3.3).
+    fresh = trace.continue_from([("traceparent", b"garbage"), ("tracestate", state)])
+    assert fresh.state is None
+    assert "tracestate" not in dict(trace.with_traceparent([("tracestate", state)], fresh))
+    # Longer than a receiver must accept: dropped, not cut.
+    long = trace.continue_from([("traceparent", parent), ("tracestate", b"k=" + b"v" * 600)])
+    assert long.state is None
+
+
+async def test_a_stage_passes_tracestate_on_to_its_outputs() -> None:
+    worker = build_worker(IngestSettings())
+    state = b"vendor=abc123"
+    headers = [
+        ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("tracestate", state),
+    ]
+    record = InputRecord(
+        "news.raw", 0, 0, 0, None, raw_event(seed_text()).model_dump_json().encode(), headers
+    )
+    result = await process_record(worker, record)
+    [article] = [r for r in result.records if r.topic == topics.ARTICLES.name]
+    assert dict(article.headers)["tracestate"] == state
