@@ -96,63 +96,82 @@ def sentiment_key(node: Sentiment) -> Key:
     return ("sentiment", f"{node.op}{node.value!r}")
 
 
-def clauses(node: Node) -> tuple[list[Clause], bool]:
-    """Clauses every document matching ``node`` satisfies, and whether they are also enough
-    (exact: a document satisfying them all matches)."""
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """What a rule asks of an article's keys.
+
+    ``required``: clauses every matching article satisfies (one key of each present);
+    ``forbidden``: clauses no matching article satisfies (from ``NOT word``); ``exact``: an
+    article satisfying the required and none of the forbidden matches, without evaluation.
+    """
+
+    required: tuple[Clause, ...] = ()
+    forbidden: tuple[Clause, ...] = ()
+    exact: bool = False
+
+
+_NOTHING = Conditions()
+
+
+def _single(key: Key, exact: bool = True) -> Conditions:
+    return Conditions((frozenset({key}),), (), exact)
+
+
+def clauses(node: Node) -> Conditions:
+    """The conditions on keys that ``node`` implies (and, when exact, amounts to)."""
     if isinstance(node, Term):
-        return [frozenset({("prefix" if node.prefix else "word", node.text)})], (
-            node.field == "any"
-        )
+        return _single(("prefix" if node.prefix else "word", node.text), node.field == "any")
     if isinstance(node, Phrase):
         # Adjacent word pairs of the phrase (wildcards aside) must occur as pairs, in one
         # field; for two plain words that is the whole phrase.
-        pairs = [
+        pairs = tuple(
             frozenset({("pair", f"{a.text} {b.text}")})
-            for a, b in zip(node.words, node.words[1:], strict=False)
+            for a, b in pairwise(node.words)
             if not a.prefix and not b.prefix
-        ]
-        exact = node.field == "any" and len(node.words) == 2 and len(pairs) == 1
+        )
         if pairs:
-            return pairs, exact
+            exact = node.field == "any" and len(node.words) == 2 and len(pairs) == 1
+            return Conditions(pairs, (), exact)
         first = node.words[0]
-        return [frozenset({("prefix" if first.prefix else "word", first.text)})], False
+        return _single(("prefix" if first.prefix else "word", first.text), False)
     if isinstance(node, Has):
-        return [frozenset({(node.kind, node.value)})], True
+        return _single((node.kind, node.value))
     if isinstance(node, Sentiment):
-        return [frozenset({sentiment_key(node)})], True
+        return _single(sentiment_key(node))
     if isinstance(node, And):
-        out: list[Clause] = []
-        exact = True
-        for child in node.children:
-            found, child_exact = clauses(child)
-            out += found
-            exact = exact and child_exact
-        return out, exact
+        parts = [clauses(child) for child in node.children]
+        return Conditions(
+            tuple(c for p in parts for c in p.required),
+            tuple(c for p in parts for c in p.forbidden),
+            all(p.exact for p in parts),
+        )
     if isinstance(node, Near):
-        left, _ = clauses(node.left)
-        right, _ = clauses(node.right)
-        return left + right, False
+        return Conditions(clauses(node.left).required + clauses(node.right).required)
     if isinstance(node, Or):
-        # One clause: the union of one clause per branch (its cheapest). Exact when every
-        # branch is exactly one clause.
+        # One clause: the union of one required clause per branch (its cheapest). Exact when
+        # every branch is exactly one clause; a branch's forbidden clauses cannot be kept.
         union: set[Key] = set()
         exact = True
         for child in node.children:
-            found, child_exact = clauses(child)
-            if not found:
-                return [], False  # that branch can match without any key
-            cheapest: Clause = min(found, key=cost)
+            found = clauses(child)
+            if not found.required:
+                return _NOTHING  # that branch can match without any key
+            cheapest: Clause = min(found.required, key=cost)
             union |= cheapest
-            exact = exact and child_exact and len(found) == 1
-        return [frozenset(union)], exact
+            exact = exact and found.exact and len(found.required) == 1 and not found.forbidden
+        return Conditions((frozenset(union),), (), exact)
     if isinstance(node, Not):
-        return [], False
+        # NOT of something that is exactly one clause is exactly that clause's absence.
+        inner = clauses(node.child)
+        if inner.exact and len(inner.required) == 1 and not inner.forbidden:
+            return Conditions((), inner.required, True)
+        return _NOTHING
     raise TypeError(f"not a query node: {node!r}")
 
 
 def required_groups(node: Node) -> list[Clause]:
     """Key sets that must each be hit by a matching document (conjuncts of ``node``)."""
-    return clauses(node)[0]
+    return list(clauses(node).required)
 
 
 def encoded(key: Key) -> str:
@@ -173,6 +192,9 @@ def encoded(key: Key) -> str:
 Encoded = frozenset[str]
 
 
+_NO_KEYS: frozenset[str] = frozenset()
+
+
 @dataclass(eq=False, slots=True)
 class SharedRule:
     """Subscriptions filed once because they ask the same: topics, rule and minimum score.
@@ -183,31 +205,45 @@ class SharedRule:
     topics: frozenset[str]
     rule: Node | None
     min_score: float
-    members: set[str] = field(default_factory=set)
-    # Whether an article holding every clause matches without evaluation.
+    # Sorted: an article's matches are these lists end to end, and sorting runs is cheap.
+    members: list[str] = field(default_factory=list)
+    # Whether an article meeting every condition matches without evaluation.
     exact: bool = False
-    # Every clause, for registering and forgetting prefixes and sentiment thresholds.
-    clauses: tuple[Clause, ...] = ()
-    # Where it is filed: the first clause's keys, and the second's (None: one level).
-    first: Encoded = frozenset()
-    second: Encoded | None = None
-    # Clauses the filing does not check, as (single keys, the others): the first is one
-    # C-speed subset test against the article's keys.
-    rest_single: Encoded = frozenset()
-    rest_other: tuple[Encoded, ...] = ()
+    # Where it is filed: the first clause's keys, and the second's (empty: one level).
+    first: tuple[str, ...] = ()
+    second: tuple[str, ...] = ()
+    # Conditions the filing does not check: single keys that must all be present (one
+    # C-speed subset test), other clauses, and keys none of which may be present.
+    rest_single: frozenset[str] = _NO_KEYS
+    rest_other: tuple[frozenset[str], ...] = ()
+    forbidden: frozenset[str] = _NO_KEYS
 
 
 SignatureKey = tuple[frozenset[str], Node | None, float]
+
+
+def _conditions(topics: frozenset[str], rule: Node | None) -> Conditions:
+    """A subscription's conditions: any of its topics, and its rule."""
+    found = clauses(rule) if rule is not None else Conditions(exact=True)
+    if not topics:
+        return found
+    topic_clause = frozenset(("topic", t) for t in topics)
+    return Conditions((topic_clause, *found.required), found.forbidden, found.exact)
+
+
+def _encoded_all(clause: Clause) -> frozenset[str]:
+    return frozenset(encoded(k) for k in clause)
 
 
 @dataclass
 class Percolator:
     """Subscription ids filed by what they need; build once, then ``select`` per article."""
 
-    # Shared rules with one clause, by each of its keys.
+    # Shared rules with one required clause, by each of its keys.
     _by_key: dict[str, set[SharedRule]] = field(default_factory=dict)
-    # Shared rules with two or more clauses: first clause's key → second clause's key → rules.
+    # Shared rules with two or more: first clause's key → second clause's key → rules.
     _by_pair: dict[str, dict[str, set[SharedRule]]] = field(default_factory=dict)
+    # Shared rules with no required clause (only NOT), checked against every article.
     _always: set[SharedRule] = field(default_factory=set)
     # Prefix lengths and sentiment thresholds in use (with how many clauses use each): an
     # article's keys include its words' prefixes of those lengths and the thresholds it meets.
@@ -234,7 +270,7 @@ class Percolator:
         shared = self._rules.get(signature)
         if shared is None:
             shared = self._rules[signature] = self._file(topic_set, rule, min_score)
-        shared.members.add(subscription_id)
+        bisect.insort(shared.members, subscription_id)
         self._rule_of[subscription_id] = shared
 
     def remove(self, subscription_id: str) -> None:
@@ -242,8 +278,9 @@ class Percolator:
         shared = self._rule_of.pop(subscription_id, None)
         if shared is None:
             return
-        shared.members.discard(subscription_id)
-        if not shared.members:
+        members = shared.members
+        del members[bisect.bisect_left(members, subscription_id)]
+        if not members:
             del self._rules[(shared.topics, shared.rule, shared.min_score)]
             self._unfile(shared)
 
@@ -254,29 +291,21 @@ class Percolator:
         return len(self._rule_of)
 
     def _file(self, topics: frozenset[str], rule: Node | None, min_score: float) -> SharedRule:
-        found: list[Clause] = [frozenset(("topic", t) for t in topics)] if topics else []
-        exact = True
-        if rule is not None:
-            rule_clauses, exact = clauses(rule)
-            found += rule_clauses
+        found = _conditions(topics, rule)
         # A matching rule scores at least 0.5 and topic tags at least 0, so a minimum score
         # of 0 never turns a match away.
-        shared = SharedRule(topics, rule, min_score, exact=exact and min_score == 0.0)
-        shared.clauses = tuple(found)
-        for clause in found:
-            for kind, value in clause:
-                if kind == "prefix":
-                    self._prefix_lengths[len(value)] += 1
-                elif kind == "sentiment":
-                    self._use_threshold((kind, value))
-        ranked = [frozenset(encoded(k) for k in c) for c in sorted(found, key=cost)]
+        shared = SharedRule(topics, rule, min_score, exact=found.exact and min_score == 0.0)
+        self._count_special_keys(found, +1)
+        if found.forbidden:
+            shared.forbidden = frozenset(encoded(k) for c in found.forbidden for k in c)
+        ranked = [_encoded_all(c) for c in sorted(found.required, key=cost)]
         if not ranked:
             self._always.add(shared)
             return shared
-        shared.first = ranked[0]
+        shared.first = tuple(ranked[0])
         rest = ranked[1:]
         if rest:
-            shared.second = rest.pop(0)
+            shared.second = tuple(rest.pop(0))
             for k1 in shared.first:
                 inner = self._by_pair.setdefault(k1, {})
                 for k2 in shared.second:
@@ -284,13 +313,14 @@ class Percolator:
         else:
             for key in shared.first:
                 self._by_key.setdefault(key, set()).add(shared)
-        shared.rest_single = frozenset(next(iter(c)) for c in rest if len(c) == 1)
+        single = frozenset(next(iter(c)) for c in rest if len(c) == 1)
+        shared.rest_single = single or _NO_KEYS
         shared.rest_other = tuple(c for c in rest if len(c) != 1)
         return shared
 
     def _unfile(self, shared: SharedRule) -> None:
         self._always.discard(shared)
-        if shared.second is None:
+        if not shared.second:
             for key in shared.first:
                 _discard(self._by_key, key, shared)
         else:
@@ -302,14 +332,22 @@ class Percolator:
                     _discard(inner, k2, shared)
                 if not inner:
                     del self._by_pair[k1]
-        for clause in shared.clauses:
+        # Recomputed rather than kept: ~90,000 rules' clauses would cost tens of MiB.
+        self._count_special_keys(_conditions(shared.topics, shared.rule), -1)
+
+    def _count_special_keys(self, found: Conditions, delta: int) -> None:
+        """Registers (+1) or forgets (-1) the prefix lengths and thresholds ``found`` uses."""
+        for clause in found.required + found.forbidden:
             for kind, value in clause:
                 if kind == "prefix":
-                    self._prefix_lengths[len(value)] -= 1
+                    self._prefix_lengths[len(value)] += delta
                     if self._prefix_lengths[len(value)] <= 0:
                         del self._prefix_lengths[len(value)]
                 elif kind == "sentiment":
-                    self._drop_threshold((kind, value))
+                    if delta > 0:
+                        self._use_threshold((kind, value))
+                    else:
+                        self._drop_threshold((kind, value))
 
     def _use_threshold(self, key: Key) -> None:
         self._thresholds[key] += 1
@@ -373,6 +411,8 @@ class Percolator:
             if shared.rest_single and not shared.rest_single <= keys:
                 continue
             if shared.rest_other and not all(not c.isdisjoint(keys) for c in shared.rest_other):
+                continue
+            if shared.forbidden and not shared.forbidden.isdisjoint(keys):
                 continue
             (certain if shared.exact else unsure).append(shared)
         return certain, unsure
