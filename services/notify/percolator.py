@@ -217,6 +217,16 @@ class SharedRule:
     rest_single: frozenset[str] = _NO_KEYS
     rest_other: tuple[frozenset[str], ...] = ()
     forbidden: frozenset[str] = _NO_KEYS
+    # Whether there are any of those (most rules have two clauses and nothing more).
+    more: bool = False
+
+    def admits(self, keys: set[str]) -> bool:
+        """Whether an article with ``keys`` meets the conditions the filing does not check."""
+        return (
+            self.rest_single <= keys
+            and all(not c.isdisjoint(keys) for c in self.rest_other)
+            and self.forbidden.isdisjoint(keys)
+        )
 
 
 SignatureKey = tuple[frozenset[str], Node | None, float]
@@ -300,6 +310,7 @@ class Percolator:
             shared.forbidden = frozenset(encoded(k) for c in found.forbidden for k in c)
         ranked = [_encoded_all(c) for c in sorted(found.required, key=cost)]
         if not ranked:
+            shared.more = bool(shared.forbidden)
             self._always.add(shared)
             return shared
         shared.first = tuple(ranked[0])
@@ -316,6 +327,7 @@ class Percolator:
         single = frozenset(next(iter(c)) for c in rest if len(c) == 1)
         shared.rest_single = single or _NO_KEYS
         shared.rest_other = tuple(c for c in rest if len(c) != 1)
+        shared.more = bool(shared.rest_single or shared.rest_other or shared.forbidden)
         return shared
 
     def _unfile(self, shared: SharedRule) -> None:
@@ -378,7 +390,7 @@ class Percolator:
         words = doc.words
         for start, end in doc.field_ranges.values():
             run = words[start:end]
-            keys.update(f"{a} {b}" for a, b in pairwise(run))
+            keys.update(map(" ".join, pairwise(run)))
         keys.update(f"entity:{e}" for e in doc.entities)
         keys.update(f"topic:{t}" for t in doc.topics)
         if doc.lang:
@@ -408,11 +420,7 @@ class Percolator:
         certain: list[SharedRule] = []
         unsure: list[SharedRule] = []
         for shared in found:
-            if shared.rest_single and not shared.rest_single <= keys:
-                continue
-            if shared.rest_other and not all(not c.isdisjoint(keys) for c in shared.rest_other):
-                continue
-            if shared.forbidden and not shared.forbidden.isdisjoint(keys):
+            if shared.more and not shared.admits(keys):
                 continue
             (certain if shared.exact else unsure).append(shared)
         return certain, unsure

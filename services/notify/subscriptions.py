@@ -245,7 +245,9 @@ class SubscriptionIndex:
         """Ids of the subscriptions the article satisfies, sorted (no alerts built)."""
         doc = enriched_document(enriched)
         certain, unsure = self.percolator.select(doc)
-        ids = [sid for shared in certain for sid in shared.members]
+        ids: list[str] = []
+        for shared in certain:
+            ids += shared.members
         if unsure:
             results = RuleResults(doc)
             for shared in unsure:
