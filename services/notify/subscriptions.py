@@ -172,7 +172,8 @@ def _holds(
     if rule is None:
         return True
     found = results(rule)
-    return found.matched and found.score >= min_score
+    # A match scores at least 0.5: the score (evidence sets, fields) is needed only above that.
+    return found.matched and (min_score <= 0.5 or found.score >= min_score)
 
 
 def _subscription_fields(sub: Matchable, article_id: str, evidence: Evidence) -> dict[str, Any]:
