@@ -169,11 +169,6 @@ def clauses(node: Node) -> Conditions:
     raise TypeError(f"not a query node: {node!r}")
 
 
-def required_groups(node: Node) -> list[Clause]:
-    """Key sets that must each be hit by a matching document (conjuncts of ``node``)."""
-    return list(clauses(node).required)
-
-
 def encoded(key: Key) -> str:
     """A key as the index stores it: one string, whose hash Python caches (a tuple's it
     recomputes on every lookup), and an article's words are keys as they stand. Words hold
