@@ -20,9 +20,10 @@ in C and only rules whose two clauses hold come out. A rule with no clause (only
 a short list that every article is checked against.
 
 When a rule *is* its clauses (terms, two-word phrases, predicates, sentiment thresholds,
-joined by AND/OR, and a minimum score of 0), an article holding all of them matches it
-without evaluation (:meth:`Percolator.select` says ``certain``); otherwise the candidate is
-verified with the full evaluator, so the index only has to be complete, never exact.
+joined by AND/OR, NOT of one clause, and a minimum score of 0), an article holding all of
+them (and none of the NOT's keys) matches it without evaluation (:meth:`Percolator.select`
+says ``certain``); otherwise the candidate is verified with the full evaluator, so the index
+only has to be complete, never exact.
 """
 
 import bisect
@@ -175,16 +176,11 @@ def encoded(key: Key) -> str:
     no space, ``*`` or ``:``, so the forms cannot collide: ``ukraine``, ``security
     guarantees`` (pair), ``guarantee*`` (prefix), ``entity:UA`` (the other kinds)."""
     kind, value = key
-    if kind == "word":
-        return value
-    if kind == "pair":
+    if kind in ("word", "pair"):
         return value
     if kind == "prefix":
         return value + "*"
     return f"{kind}:{value}"
-
-
-Encoded = frozenset[str]
 
 
 _NO_KEYS: frozenset[str] = frozenset()
