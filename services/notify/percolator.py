@@ -2,27 +2,41 @@
 the few that could match instead of all of them (the Elasticsearch percolator and Lucene
 Monitor do the same).
 
-Each subscription gets index keys, any one of which a matching article must have:
+A rule is read as *clauses*: sets of keys of which a matching article has at least one
+(``a AND (b OR c)`` needs ``{a}`` and ``{b, c}``). Keys are words (``word``), word prefixes
+(``prefix``), adjacent word pairs inside one field (``pair``, from phrases), metadata
+(``entity``, ``topic``, ``lang``, ``source``) and the sentiment thresholds some rule uses
+(``sentiment``: present when the article's score satisfies it).
 
-- its taxonomy topics, when it names any (``topic`` keys: the most selective);
-- otherwise keys derived from its query: words (``word``), word prefixes (``prefix``), and
-  metadata predicates (``entity``, ``topic``, ``lang``, ``source``);
-- a subscription with no such key (only NOT, only ``sentiment:``) goes to a short list that
-  every article is checked against.
+Subscriptions with the same topics, rule and minimum score are filed once, as a
+:class:`SharedRule`: whatever holds for one holds for all, so an article that raises a
+thousand "sentiment:<-0.6" alerts costs one check, and its subscribers come out as a block.
 
-An article's keys are its words, its words' prefixes that some subscription indexes, and its
-entities, topics, language and source. The candidates are verified with the full evaluator,
-so the index only has to be complete (never miss a match), not exact.
+A shared rule is filed under its two cheapest clauses: under each key of the cheapest one,
+then under each key of the second, so an article reaches it only when both hold. With one key
+per rule, a word present in 2 % of articles drew 2 % of all two-word rules as candidates, each
+then checked in Python; with two, the article's keys are intersected with the second level
+in C and only rules whose two clauses hold come out. A rule with no clause (only NOT) goes to
+a short list that every article is checked against.
+
+When a rule *is* its clauses (terms, two-word phrases, predicates, sentiment thresholds,
+joined by AND/OR, NOT of one clause, and a minimum score of 0), an article holding all of
+them (and none of the NOT's keys) matches it without evaluation (:meth:`Percolator.select`
+says ``certain``); otherwise the candidate is verified with the full evaluator, so the index
+only has to be complete, never exact.
 """
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from services.query.ast import And, Has, Near, Node, Not, Or, Phrase, Sentiment, Term
 from services.query.document import QueryDocument
 
 Key = tuple[str, str]
+Clause = frozenset[Key]
 
 
 def query_keys(node: Node) -> frozenset[Key] | None:
@@ -53,10 +67,18 @@ def query_keys(node: Node) -> frozenset[Key] | None:
     raise TypeError(f"not a query node: {node!r}")
 
 
-# How many articles a key is expected to select, relatively (no corpus statistics yet): a
-# long word is rarer than a short one, an entity rarer than a topic, and lang:en selects
-# almost everything.
-_KIND_COST = {"entity": 6.0, "source": 8.0, "topic": 20.0, "lang": 100.0}
+# How many articles a key is expected to select, relatively (no corpus statistics: see
+# NOTES-percolate.md for why learned document frequencies did not pay here): a long word is
+# rarer than a short one, two adjacent words rarer than either, an entity rarer than a topic,
+# a sentiment threshold holds for a large share of articles, lang:en for almost all.
+_KIND_COST = {
+    "pair": 1.0,
+    "entity": 6.0,
+    "source": 8.0,
+    "topic": 20.0,
+    "sentiment": 50.0,
+    "lang": 100.0,
+}
 
 
 def _key_cost(key: Key) -> float:
@@ -71,194 +93,357 @@ def cost(keys: frozenset[Key]) -> float:
     return sum(_key_cost(k) for k in keys)
 
 
-def required_groups(node: Node) -> list[frozenset[Key]]:
-    """Key sets that must each be hit by a matching document (conjuncts of ``node``)."""
-    if isinstance(node, And):
-        return [g for child in node.children for g in required_groups(child)]
-    if isinstance(node, Near):
-        return required_groups(node.left) + required_groups(node.right)
+def sentiment_key(node: Sentiment) -> Key:
+    return ("sentiment", f"{node.op}{node.value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """What a rule asks of an article's keys.
+
+    ``required``: clauses every matching article satisfies (one key of each present);
+    ``forbidden``: clauses no matching article satisfies (from ``NOT word``); ``exact``: an
+    article satisfying the required and none of the forbidden matches, without evaluation.
+    """
+
+    required: tuple[Clause, ...] = ()
+    forbidden: tuple[Clause, ...] = ()
+    exact: bool = False
+
+
+_NOTHING = Conditions()
+
+
+def _single(key: Key, exact: bool = True) -> Conditions:
+    return Conditions((frozenset({key}),), (), exact)
+
+
+def clauses(node: Node) -> Conditions:
+    """The conditions on keys that ``node`` implies (and, when exact, amounts to)."""
+    if isinstance(node, Term):
+        return _single(("prefix" if node.prefix else "word", node.text), node.field == "any")
     if isinstance(node, Phrase):
-        # Adjacent word pairs of the phrase (wildcards aside) must occur as pairs.
-        pairs = [
+        # Adjacent word pairs of the phrase (wildcards aside) must occur as pairs, in one
+        # field; for two plain words that is the whole phrase.
+        pairs = tuple(
             frozenset({("pair", f"{a.text} {b.text}")})
-            for a, b in zip(node.words, node.words[1:], strict=False)
+            for a, b in pairwise(node.words)
             if not a.prefix and not b.prefix
-        ]
-        return pairs or [k for k in [query_keys(node)] if k]
-    keys = query_keys(node) if not isinstance(node, Not | Sentiment) else None
-    return [keys] if keys else []
-
-
-def _index_keys(topic_keys: frozenset[Key], rule: Node | None) -> frozenset[Key] | None:
-    """The keys a subscription is indexed by (None: checked against every article)."""
-    options = [k for k in (topic_keys, query_keys(rule) if rule else None) if k]
-    return min(options, key=cost) if options else None
-
-
-class _DocKeys:
-    """The article's keys, for set-speed membership tests."""
-
-    def __init__(self, doc: QueryDocument) -> None:
-        self.doc = doc
-        self.keys: set[Key] = {("word", w) for w in doc.vocabulary()}
-        self.keys.update(
-            ("pair", f"{a} {b}") for a, b in zip(doc.words, doc.words[1:], strict=False)
         )
-        self.keys.update(("entity", e) for e in doc.entities)
-        self.keys.update(("topic", t) for t in doc.topics)
-        if doc.lang:
-            self.keys.add(("lang", doc.lang))
-        if doc.source:
-            self.keys.add(("source", doc.source))
-        self._prefix_hits: dict[str, bool] = {}
+        if pairs:
+            exact = node.field == "any" and len(node.words) == 2 and len(pairs) == 1
+            return Conditions(pairs, (), exact)
+        first = node.words[0]
+        return _single(("prefix" if first.prefix else "word", first.text), False)
+    if isinstance(node, Has):
+        return _single((node.kind, node.value))
+    if isinstance(node, Sentiment):
+        return _single(sentiment_key(node))
+    if isinstance(node, And):
+        parts = [clauses(child) for child in node.children]
+        return Conditions(
+            tuple(c for p in parts for c in p.required),
+            tuple(c for p in parts for c in p.forbidden),
+            all(p.exact for p in parts),
+        )
+    if isinstance(node, Near):
+        return Conditions(clauses(node.left).required + clauses(node.right).required)
+    if isinstance(node, Or):
+        # One clause: the union of one required clause per branch (its cheapest). Exact when
+        # every branch is exactly one clause; a branch's forbidden clauses cannot be kept.
+        union: set[Key] = set()
+        exact = True
+        for child in node.children:
+            found = clauses(child)
+            if not found.required:
+                return _NOTHING  # that branch can match without any key
+            cheapest: Clause = min(found.required, key=cost)
+            union |= cheapest
+            exact = exact and found.exact and len(found.required) == 1 and not found.forbidden
+        return Conditions((frozenset(union),), (), exact)
+    if isinstance(node, Not):
+        # NOT of something that is exactly one clause is exactly that clause's absence.
+        inner = clauses(node.child)
+        if inner.exact and len(inner.required) == 1 and not inner.forbidden:
+            return Conditions((), inner.required, True)
+        return _NOTHING
+    raise TypeError(f"not a query node: {node!r}")
 
-    def has(self, key: Key) -> bool:
-        if key[0] != "prefix":
-            return key in self.keys
-        hit = self._prefix_hits.get(key[1])
-        if hit is None:
-            hit = self._prefix_hits[key[1]] = bool(self.doc.positions(key[1], True))
-        return hit
+
+def encoded(key: Key) -> str:
+    """A key as the index stores it: one string, whose hash Python caches (a tuple's it
+    recomputes on every lookup), and an article's words are keys as they stand. Words hold
+    no space, ``*`` or ``:``, so the forms cannot collide: ``ukraine``, ``security
+    guarantees`` (pair), ``guarantee*`` (prefix), ``entity:UA`` (the other kinds)."""
+    kind, value = key
+    if kind in ("word", "pair"):
+        return value
+    if kind == "prefix":
+        return value + "*"
+    return f"{kind}:{value}"
+
+
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+@dataclass(eq=False, slots=True)
+class SharedRule:
+    """Subscriptions filed once because they ask the same: topics, rule and minimum score.
+
+    Hashed by identity: the index holds each once, and sets of them are built per article.
+    """
+
+    topics: frozenset[str]
+    rule: Node | None
+    min_score: float
+    # Sorted: an article's matches are these lists end to end, and sorting runs is cheap.
+    members: list[str] = field(default_factory=list)
+    # Whether an article meeting every condition matches without evaluation.
+    exact: bool = False
+    # Where it is filed: the first clause's keys, and the second's (empty: one level).
+    first: tuple[str, ...] = ()
+    second: tuple[str, ...] = ()
+    # Conditions the filing does not check: single keys that must all be present (one
+    # C-speed subset test), other clauses, and keys none of which may be present.
+    rest_single: frozenset[str] = _NO_KEYS
+    rest_other: tuple[frozenset[str], ...] = ()
+    forbidden: frozenset[str] = _NO_KEYS
+    # Whether there are any of those (most rules have two clauses and nothing more).
+    more: bool = False
+
+    def admits(self, keys: set[str]) -> bool:
+        """Whether an article with ``keys`` meets the conditions the filing does not check."""
+        return (
+            self.rest_single <= keys
+            and all(not c.isdisjoint(keys) for c in self.rest_other)
+            and self.forbidden.isdisjoint(keys)
+        )
+
+
+SignatureKey = tuple[frozenset[str], Node | None, float]
+
+
+def _conditions(topics: frozenset[str], rule: Node | None) -> Conditions:
+    """A subscription's conditions: any of its topics, and its rule."""
+    found = clauses(rule) if rule is not None else Conditions(exact=True)
+    if not topics:
+        return found
+    topic_clause = frozenset(("topic", t) for t in topics)
+    return Conditions((topic_clause, *found.required), found.forbidden, found.exact)
+
+
+def _encoded_all(clause: Clause) -> frozenset[str]:
+    return frozenset(encoded(k) for k in clause)
 
 
 @dataclass
 class Percolator:
-    """Subscription ids by key; build once, then ``candidates`` per article."""
+    """Subscription ids filed by what they need; build once, then ``select`` per article."""
 
-    _by_key: dict[Key, set[str]] = field(default_factory=dict)
-    _always: set[str] = field(default_factory=set)
-    _prefix_lengths: set[int] = field(default_factory=set)
-    # Per subscription, key sets that must each be hit: a set-lookup pre-check that throws out
-    # most candidates before the evaluator runs (an AND of two words is indexed by one).
-    # Stored as (single keys that must all be present, the other groups): the first is one
-    # C-speed subset test against the article's keys.
-    _groups: dict[str, tuple[frozenset[Key], tuple[frozenset[Key], ...]]] = field(
-        default_factory=dict
-    )
-    # Subscriptions that are nothing but a sentiment threshold, sorted by threshold per
-    # operator: an article selects the ones its score satisfies by bisection, instead of
-    # every article checking all of them.
-    _sentiment: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
-    # What each subscription was filed under: its topics and rule (the rule is the parsed
-    # query, shared, not copied). Removing one recomputes its keys from them and touches only
-    # its own entries instead of scanning the whole index; keeping the keys themselves would
-    # cost ~30 % more index memory.
-    _filed: dict[str, tuple[tuple[str, ...], Node | None]] = field(default_factory=dict)
+    # Shared rules with one required clause, by each of its keys.
+    _by_key: dict[str, set[SharedRule]] = field(default_factory=dict)
+    # Shared rules with two or more: first clause's key → second clause's key → rules.
+    _by_pair: dict[str, dict[str, set[SharedRule]]] = field(default_factory=dict)
+    # Shared rules with no required clause (only NOT), checked against every article.
+    _always: set[SharedRule] = field(default_factory=set)
+    # Prefix lengths and sentiment thresholds in use (with how many clauses use each): an
+    # article's keys include its words' prefixes of those lengths and the thresholds it meets.
+    _prefix_lengths: Counter[int] = field(default_factory=Counter)
+    _thresholds: Counter[Key] = field(default_factory=Counter)
+    # Per comparison operator, thresholds in use sorted, with their encoded keys: an article
+    # meets a run of them.
+    _sentiment: dict[str, tuple[list[float], list[str]]] = field(default_factory=dict)
+    _rules: dict[SignatureKey, SharedRule] = field(default_factory=dict)
+    _rule_of: dict[str, SharedRule] = field(default_factory=dict)
 
-    def add(self, subscription_id: str, topics: Iterable[str], rule: Node | None) -> None:
+    def add(
+        self,
+        subscription_id: str,
+        topics: Iterable[str],
+        rule: Node | None,
+        min_score: float = 0.0,
+    ) -> None:
         """Indexes a subscription; an id already indexed is replaced."""
-        if subscription_id in self._filed:
+        if subscription_id in self._rule_of:
             self.remove(subscription_id)
-        topics = tuple(topics)
-        self._filed[subscription_id] = (topics, rule)
-        topic_keys = frozenset(("topic", t) for t in topics)
-        if isinstance(rule, Sentiment) and not topic_keys:
-            bisect.insort(self._sentiment.setdefault(rule.op, []), (rule.value, subscription_id))
-            return
-        keys = _index_keys(topic_keys, rule)
-        groups = [topic_keys] if topic_keys else []
-        if rule is not None:
-            groups += required_groups(rule)
-        if groups:
-            single = frozenset(
-                next(iter(g)) for g in groups if len(g) == 1 and next(iter(g))[0] != "prefix"
-            )
-            others = tuple(g for g in groups if len(g) != 1 or next(iter(g))[0] == "prefix")
-            self._groups[subscription_id] = (single, others)
-        if not keys:
-            self._always.add(subscription_id)
-            return
-        for key in keys:
-            self._by_key.setdefault(key, set()).add(subscription_id)
-            if key[0] == "prefix":
-                self._prefix_lengths.add(len(key[1]))
+        topic_set = frozenset(topics)
+        signature = (topic_set, rule, min_score)
+        shared = self._rules.get(signature)
+        if shared is None:
+            shared = self._rules[signature] = self._file(topic_set, rule, min_score)
+        bisect.insort(shared.members, subscription_id)
+        self._rule_of[subscription_id] = shared
 
     def remove(self, subscription_id: str) -> None:
-        """Forgets a subscription (no-op for an unknown id).
-
-        A prefix length stays in ``_prefix_lengths`` after its last user goes: candidates are
-        still exact, an article just looks up one length more until the next rebuild.
-        """
-        filed = self._filed.pop(subscription_id, None)
-        if filed is None:
+        """Forgets a subscription (no-op for an unknown id)."""
+        shared = self._rule_of.pop(subscription_id, None)
+        if shared is None:
             return
-        topics, rule = filed
-        self._groups.pop(subscription_id, None)
-        self._always.discard(subscription_id)
-        topic_keys = frozenset(("topic", t) for t in topics)
-        if isinstance(rule, Sentiment) and not topic_keys:
-            entries = self._sentiment.get(rule.op, [])
-            at = bisect.bisect_left(entries, (rule.value, subscription_id))
-            if at < len(entries) and entries[at] == (rule.value, subscription_id):
-                del entries[at]
-            if not entries:
-                self._sentiment.pop(rule.op, None)
-            return
-        for key in _index_keys(topic_keys, rule) or ():
-            ids = self._by_key.get(key)
-            if ids is not None:
-                ids.discard(subscription_id)
-                if not ids:
-                    del self._by_key[key]
+        members = shared.members
+        del members[bisect.bisect_left(members, subscription_id)]
+        if not members:
+            del self._rules[(shared.topics, shared.rule, shared.min_score)]
+            self._unfile(shared)
 
     def __contains__(self, subscription_id: object) -> bool:
-        return subscription_id in self._filed
+        return subscription_id in self._rule_of
 
     def __len__(self) -> int:
-        return len(self._filed)
+        return len(self._rule_of)
 
-    def _by_sentiment(self, score: float | None) -> set[str]:
-        if score is None:
-            return set()
-        out: set[str] = set()
-        for op, entries in self._sentiment.items():
-            values = [v for v, _ in entries]
-            if op == "<":  # thresholds above the score
-                chosen = entries[bisect.bisect_right(values, score) :]
-            elif op == "<=":
-                chosen = entries[bisect.bisect_left(values, score) :]
-            elif op == ">":
-                chosen = entries[: bisect.bisect_left(values, score)]
-            elif op == ">=":
-                chosen = entries[: bisect.bisect_right(values, score)]
-            else:
-                chosen = entries[
-                    bisect.bisect_left(values, score) : bisect.bisect_right(values, score)
-                ]
-            out.update(sid for _, sid in chosen)
-        return out
+    def _file(self, topics: frozenset[str], rule: Node | None, min_score: float) -> SharedRule:
+        found = _conditions(topics, rule)
+        # A matching rule scores at least 0.5 and topic tags at least 0, so a minimum score
+        # of 0 never turns a match away.
+        shared = SharedRule(topics, rule, min_score, exact=found.exact and min_score == 0.0)
+        self._count_special_keys(found, +1)
+        if found.forbidden:
+            shared.forbidden = frozenset(encoded(k) for c in found.forbidden for k in c)
+        ranked = [_encoded_all(c) for c in sorted(found.required, key=cost)]
+        if not ranked:
+            shared.more = bool(shared.forbidden)
+            self._always.add(shared)
+            return shared
+        shared.first = tuple(ranked[0])
+        rest = ranked[1:]
+        if rest:
+            shared.second = tuple(rest.pop(0))
+            for k1 in shared.first:
+                inner = self._by_pair.setdefault(k1, {})
+                for k2 in shared.second:
+                    inner.setdefault(k2, set()).add(shared)
+        else:
+            for key in shared.first:
+                self._by_key.setdefault(key, set()).add(shared)
+        single = frozenset(next(iter(c)) for c in rest if len(c) == 1)
+        shared.rest_single = single or _NO_KEYS
+        shared.rest_other = tuple(c for c in rest if len(c) != 1)
+        shared.more = bool(shared.rest_single or shared.rest_other or shared.forbidden)
+        return shared
+
+    def _unfile(self, shared: SharedRule) -> None:
+        self._always.discard(shared)
+        if not shared.second:
+            for key in shared.first:
+                _discard(self._by_key, key, shared)
+        else:
+            for k1 in shared.first:
+                inner = self._by_pair.get(k1)
+                if inner is None:
+                    continue
+                for k2 in shared.second:
+                    _discard(inner, k2, shared)
+                if not inner:
+                    del self._by_pair[k1]
+        # Recomputed rather than kept: ~90,000 rules' clauses would cost tens of MiB.
+        self._count_special_keys(_conditions(shared.topics, shared.rule), -1)
+
+    def _count_special_keys(self, found: Conditions, delta: int) -> None:
+        """Registers (+1) or forgets (-1) the prefix lengths and thresholds ``found`` uses."""
+        for clause in found.required + found.forbidden:
+            for kind, value in clause:
+                if kind == "prefix":
+                    self._prefix_lengths[len(value)] += delta
+                    if self._prefix_lengths[len(value)] <= 0:
+                        del self._prefix_lengths[len(value)]
+                elif kind == "sentiment":
+                    if delta > 0:
+                        self._use_threshold((kind, value))
+                    else:
+                        self._drop_threshold((kind, value))
+
+    def _use_threshold(self, key: Key) -> None:
+        self._thresholds[key] += 1
+        if self._thresholds[key] > 1:
+            return
+        op, value = _threshold(key)
+        values, keys = self._sentiment.setdefault(op, ([], []))
+        at = bisect.bisect_left(values, value)
+        values.insert(at, value)
+        keys.insert(at, encoded(key))
+
+    def _drop_threshold(self, key: Key) -> None:
+        self._thresholds[key] -= 1
+        if self._thresholds[key] > 0:
+            return
+        del self._thresholds[key]
+        op, _ = _threshold(key)
+        values, keys = self._sentiment[op]
+        at = keys.index(encoded(key))
+        del values[at], keys[at]
+        if not values:
+            del self._sentiment[op]
+
+    def article_keys(self, doc: QueryDocument) -> set[str]:
+        """The keys ``doc`` holds (encoded), as far as some filed rule can ask for them."""
+        vocabulary = doc.vocabulary()
+        keys = set(vocabulary)
+        words = doc.words
+        for start, end in doc.field_ranges.values():
+            run = words[start:end]
+            keys.update(map(" ".join, pairwise(run)))
+        keys.update(f"entity:{e}" for e in doc.entities)
+        keys.update(f"topic:{t}" for t in doc.topics)
+        if doc.lang:
+            keys.add(f"lang:{doc.lang}")
+        if doc.source:
+            keys.add(f"source:{doc.source}")
+        for n in self._prefix_lengths:
+            keys.update(w[:n] + "*" for w in vocabulary if len(w) >= n)
+        score = doc.sentiment
+        if score is not None:
+            for op, (values, thresholds) in self._sentiment.items():
+                keys.update(thresholds[_met(op, values, score)])
+        return keys
+
+    def select(self, doc: QueryDocument) -> tuple[list[SharedRule], list[SharedRule]]:
+        """(rules ``doc`` matches for certain, rules to verify with the evaluator)."""
+        keys = self.article_keys(doc)
+        found: set[SharedRule] = set(self._always)
+        by_key = self._by_key
+        for key in by_key.keys() & keys:
+            found |= by_key[key]
+        by_pair = self._by_pair
+        for k1 in by_pair.keys() & keys:
+            inner = by_pair[k1]
+            for k2 in inner.keys() & keys:
+                found |= inner[k2]
+        certain: list[SharedRule] = []
+        unsure: list[SharedRule] = []
+        for shared in found:
+            if shared.more and not shared.admits(keys):
+                continue
+            (certain if shared.exact else unsure).append(shared)
+        return certain, unsure
 
     def candidates(self, doc: QueryDocument) -> set[str]:
-        found = set(self._always) | self._by_sentiment(doc.sentiment)
-        by_key = self._by_key
-        for word in doc.vocabulary():
-            ids = by_key.get(("word", word))
-            if ids:
-                found |= ids
-            for n in self._prefix_lengths:
-                if n <= len(word):
-                    ids = by_key.get(("prefix", word[:n]))
-                    if ids:
-                        found |= ids
-        meta: list[Key] = [("entity", e) for e in doc.entities]
-        meta += [("topic", t) for t in doc.topics]
-        if doc.lang:
-            meta.append(("lang", doc.lang))
-        if doc.source:
-            meta.append(("source", doc.source))
-        for key in meta:
-            ids = by_key.get(key)
-            if ids:
-                found |= ids
-        present = _DocKeys(doc)
-        keys = present.keys
-        out = set()
-        for sid in found:
-            required = self._groups.get(sid)
-            if required is None:
-                out.add(sid)
-                continue
-            single, others = required
-            if single <= keys and all(any(present.has(k) for k in g) for g in others):
-                out.add(sid)
-        return out
+        """Ids of the subscriptions ``doc`` may match (certain or to verify)."""
+        certain, unsure = self.select(doc)
+        return {sid for shared in certain + unsure for sid in shared.members}
+
+
+def _discard(index: dict[str, set[SharedRule]], key: str, shared: SharedRule) -> None:
+    rules = index.get(key)
+    if rules is not None:
+        rules.discard(shared)
+        if not rules:
+            del index[key]
+
+
+def _threshold(key: Key) -> tuple[str, float]:
+    text = key[1]
+    op = text[:2] if text[:2] in ("<=", ">=") else text[:1]
+    return op, float(text[len(op) :])
+
+
+def _met(op: str, values: list[float], score: float) -> slice:
+    """Which of the sorted thresholds ``values`` a score satisfies under ``op``."""
+    if op == "<":  # thresholds above the score
+        return slice(bisect.bisect_right(values, score), None)
+    if op == "<=":
+        return slice(bisect.bisect_left(values, score), None)
+    if op == ">":
+        return slice(None, bisect.bisect_left(values, score))
+    if op == ">=":
+        return slice(None, bisect.bisect_right(values, score))
+    return slice(bisect.bisect_left(values, score), bisect.bisect_right(values, score))

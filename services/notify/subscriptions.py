@@ -7,11 +7,13 @@ the fields matching reads.
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -132,54 +134,91 @@ class RuleResults:
         return entry[1]
 
 
-def _satisfies(sub: Matchable, enriched: EnrichedArticle, results: RuleResults) -> bool:
-    if sub.topics and not any(
-        t.id in sub.topics and t.score >= sub.min_score for t in enriched.topics
-    ):
+Evidence = tuple[list[str], list[str]]
+
+
+def _evidence(
+    topics: Collection[str],
+    rule: Node | None,
+    min_score: float,
+    enriched: EnrichedArticle,
+    results: RuleResults,
+) -> Evidence | None:
+    """(matched topics, matched terms) when a subscription asking this matches, else None."""
+    hits = [t for t in enriched.topics if t.id in topics and t.score >= min_score]
+    if topics and not hits:
+        return None
+    query_terms: list[str] = []
+    if rule is not None:
+        found = results(rule)
+        if not found.matched or found.score < min_score:
+            return None
+        query_terms = found.terms
+    return [t.id for t in hits], sorted(
+        {term for t in hits for term in t.matched} | set(query_terms)
+    )
+
+
+def _holds(
+    topics: Collection[str],
+    rule: Node | None,
+    min_score: float,
+    enriched: EnrichedArticle,
+    results: RuleResults,
+) -> bool:
+    """Whether a subscription asking this matches (``_evidence`` without collecting terms)."""
+    if topics and not any(t.id in topics and t.score >= min_score for t in enriched.topics):
         return False
-    rule = rule_of(sub)
     if rule is None:
         return True
     found = results(rule)
-    return found.matched and found.score >= sub.min_score
+    # A match scores at least 0.5: the score (evidence sets, fields) is needed only above that.
+    return found.matched and (min_score <= 0.5 or found.score >= min_score)
 
 
-def _alert(
-    sub: Matchable, enriched: EnrichedArticle, results: RuleResults, created: datetime
-) -> Alert | None:
-    """The alert ``sub`` raises for this article, or None: the full check of one candidate."""
-    hits = [t for t in enriched.topics if t.id in sub.topics and t.score >= sub.min_score]
-    if sub.topics and not hits:
-        return None
-    query_terms: list[str] = []
-    rule = rule_of(sub)
-    if rule is not None:
-        found = results(rule)
-        if not found.matched or found.score < sub.min_score:
-            return None
-        query_terms = found.terms
+def _subscription_fields(sub: Matchable, article_id: str, evidence: Evidence) -> dict[str, Any]:
+    """What differs between the alerts one article raises."""
+    matched_topics, matched_terms = evidence
+    return {
+        "alert_id": alert_id(sub.id, article_id),
+        "subscription_id": sub.id,
+        "subscription_name": sub.name,
+        # Copies: alerts of one shared rule must not share mutable lists.
+        "matched_topics": list(matched_topics),
+        "matched_terms": list(matched_terms),
+    }
+
+
+def _build(
+    sub: Matchable, enriched: EnrichedArticle, evidence: Evidence, created: datetime
+) -> Alert:
     article = enriched.article
     # model_construct: every value comes from the validated article and subscription, and
     # an article can raise hundreds of alerts (validation was ~10 µs of each).
     return Alert.model_construct(
-        alert_id=alert_id(sub.id, article.article_id),
-        subscription_id=sub.id,
-        subscription_name=sub.name,
+        **_subscription_fields(sub, article.article_id, evidence),
         article_id=article.article_id,
         story_id=enriched.story_id,
         title=article.title,
         url=article.url,
         source=article.source,
         published_at=article.published_at,
-        matched_topics=[t.id for t in hits],
-        matched_terms=sorted({term for t in hits for term in t.matched} | set(query_terms)),
         sentiment=enriched.sentiment,
         created_at=created,
     )
 
 
+def _alert(
+    sub: Matchable, enriched: EnrichedArticle, results: RuleResults, created: datetime
+) -> Alert | None:
+    """The alert ``sub`` raises for this article, or None: the full check of one subscription."""
+    found = _evidence(sub.topics, rule_of(sub), sub.min_score, enriched, results)
+    return None if found is None else _build(sub, enriched, found, created)
+
+
 class SubscriptionIndex:
-    """Subscriptions behind a percolator: an article is verified only against candidates.
+    """Subscriptions behind a percolator: an article is verified only against candidates,
+    once per distinct rule (:class:`~services.notify.percolator.SharedRule`).
 
     Kept in step with ``news.subscriptions`` by :meth:`upsert` and :meth:`remove`."""
 
@@ -194,7 +233,7 @@ class SubscriptionIndex:
     def upsert(self, sub: Matchable) -> None:
         """Adds a subscription, or replaces the one with its id."""
         self.by_id[sub.id] = sub
-        self.percolator.add(sub.id, sub.topics, rule_of(sub))
+        self.percolator.add(sub.id, sub.topics, rule_of(sub), sub.min_score)
 
     def remove(self, subscription_id: str) -> None:
         self.by_id.pop(subscription_id, None)
@@ -204,27 +243,46 @@ class SubscriptionIndex:
         return len(self.by_id)
 
     def matching(self, enriched: EnrichedArticle) -> list[str]:
-        """Ids of the subscriptions the article satisfies (no alerts built)."""
+        """Ids of the subscriptions the article satisfies, sorted (no alerts built)."""
         doc = enriched_document(enriched)
-        results = RuleResults(doc)
-        return [
-            sub_id
-            for sub_id in sorted(self.percolator.candidates(doc))
-            if _satisfies(self.by_id[sub_id], enriched, results)
-        ]
+        certain, unsure = self.percolator.select(doc)
+        ids: list[str] = []
+        for shared in certain:
+            ids += shared.members
+        if unsure:
+            results = RuleResults(doc)
+            for shared in unsure:
+                if _holds(shared.topics, shared.rule, shared.min_score, enriched, results):
+                    ids.extend(shared.members)
+        ids.sort()
+        return ids
 
     def match(self, enriched: EnrichedArticle, now: datetime | None = None) -> list[Alert]:
+        """One alert per subscription the article satisfies, in subscription id order."""
         created = now or datetime.now(UTC)
         doc = enriched_document(enriched)
         results = RuleResults(doc)
-        alerts = []
-        candidates = self.percolator.candidates(doc)
-        self.last_candidates = len(candidates)
-        for sub_id in sorted(candidates):
-            alert = _alert(self.by_id[sub_id], enriched, results, created)
-            if alert is not None:
-                alerts.append(alert)
-        return alerts
+        certain, unsure = self.percolator.select(doc)
+        self.last_candidates = sum(len(s.members) for s in certain) + sum(
+            len(s.members) for s in unsure
+        )
+        found: list[tuple[str, Evidence]] = []
+        for shared in chain(certain, unsure):
+            # Certain rules are evaluated too: the alert lists the terms that matched.
+            evidence = _evidence(shared.topics, shared.rule, shared.min_score, enriched, results)
+            if evidence is not None:
+                found.extend((sid, evidence) for sid in shared.members)
+        if not found:
+            return []
+        found.sort(key=itemgetter(0))
+        first = _build(self.by_id[found[0][0]], enriched, found[0][1], created)
+        # The others copy the first and replace the subscription's fields: model_copy took
+        # 1.8 µs an alert here against model_construct's 4.5 µs.
+        article_id = enriched.article.article_id
+        return [first] + [
+            first.model_copy(update=_subscription_fields(self.by_id[sid], article_id, evidence))
+            for sid, evidence in found[1:]
+        ]
 
 
 def match(

@@ -119,6 +119,8 @@ class TestIncrementalIndex:
         assert len(index) == 0
         assert len(index.percolator) == 0
         assert index.percolator._by_key == {}
+        assert index.percolator._by_pair == {}
+        assert index.percolator._rules == {}
         assert index.percolator._sentiment == {}
 
     def test_upsert_replaces_the_query(self) -> None:
