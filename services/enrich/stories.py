@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 
 import rensa
 
@@ -168,8 +169,13 @@ class StoryIndex:
             sig = last[1] if last is not None and last[0] is new.words else signature(new.words)
             self._signatures[key] = sig
             self._word_sets[key] = frozenset(new.words)
-            for band in _bands(sig):
-                self._buckets.setdefault(band, set()).add(key)
+            buckets = self._buckets
+            for band in enumerate(sig):
+                bucket = buckets.get(band)
+                if bucket is None:
+                    buckets[band] = {key}
+                else:
+                    bucket.add(key)
 
     def assign(self, article: Article, now_ms: int) -> tuple[str, float, OutRecord | None]:
         """(story id, similarity to it, the changelog record to produce or None)."""
@@ -191,7 +197,10 @@ class StoryIndex:
         # A big story can hold thousands of articles: verify only those sharing the most
         # slots (the likeliest to be similar), so the cost per article stays bounded.
         best_id, best = article.article_id, 0.0
-        for key, _ in shared.most_common(MAX_VERIFIED):
+        # sorted, not most_common: the same order (most_common is documented as this sort,
+        # ties in first-counted order) without heapq's Python loop over every candidate.
+        ranked = sorted(shared.items(), key=itemgetter(1), reverse=True)[:MAX_VERIFIED]
+        for key, _ in ranked:
             entry = self.table.get(key)
             known = self._word_sets.get(key)
             if entry is None or known is None:

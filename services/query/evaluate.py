@@ -37,14 +37,24 @@ class Match:
         if doc is None:  # a match without word spans
             return tuple(p for p in self.pieces if isinstance(p, Hit))
         return tuple(
-            p if isinstance(p, Hit) else Hit(doc.text_of(p[0], p[1]), doc.field_of(p[0]), *p)
+            p if isinstance(p, Hit) else Hit(*doc.located(p[0], p[1]), *p) for p in self.pieces
+        )
+
+    @cached_property
+    def texts(self) -> tuple[tuple[str, TextField | str], ...]:
+        """(text, field) of each piece, as in ``hits``, without building a Hit per piece."""
+        doc = self.doc
+        if doc is None:
+            return tuple((p.text, p.field) for p in self.pieces if isinstance(p, Hit))
+        return tuple(
+            (p.text, p.field) if isinstance(p, Hit) else doc.located(p[0], p[1])
             for p in self.pieces
         )
 
     # Cached: notify shares one Match among every subscription with the same query.
     @cached_property
     def terms(self) -> list[str]:
-        return sorted({h.text.casefold() for h in self.hits})
+        return sorted({text.casefold() for text, _ in self.texts})
 
     @cached_property
     def score(self) -> float:
@@ -73,9 +83,10 @@ def _spans(node: Node, doc: QueryDocument) -> list[Span]:
 
 def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
     if isinstance(node, Term):
-        return [
-            (p, p + 1) for p in doc.positions(node.text, node.prefix) if doc.in_field(p, node.field)
-        ]
+        found = doc.positions(node.text, node.prefix)
+        if node.field == "any":
+            return [(p, p + 1) for p in found]
+        return [(p, p + 1) for p in found if doc.in_field(p, node.field)]
     if isinstance(node, Phrase):
         first, *rest = node.words
         out = []
