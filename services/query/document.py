@@ -80,6 +80,9 @@ class QueryDocument:
         """The distinct words of the document."""
         return self._index.keys()
 
+    def has_word(self, word: str) -> bool:
+        return word in self._index
+
     def has_any(self, words: frozenset[str]) -> bool:
         """Whether any of ``words`` (whole words) occurs."""
         return not self._index.keys().isdisjoint(words)

@@ -105,8 +105,20 @@ def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
                 out.append((p, p + len(node.words)))
         return out
     if isinstance(node, Or):
-        return sorted({s for child in node.children for s in _spans(child, doc)})
+        found: set[Span] = set()
+        for child in node.children:
+            if not _absent(child, doc):
+                found.update(_spans(child, doc))
+        return sorted(found)
     return []
+
+
+def _absent(node: Node, doc: QueryDocument) -> bool:
+    """A word or phrase whose (first) whole word is not in the document: it cannot match.
+    One dictionary lookup, where evaluating it builds spans and a Match; most branches of a
+    taxonomy rule's ORs are absent from any one article."""
+    first = node if isinstance(node, Term) else node.words[0] if isinstance(node, Phrase) else None
+    return first is not None and not first.prefix and not doc.has_word(first.text)
 
 
 def _near(node: Near, doc: QueryDocument) -> Match:
@@ -155,7 +167,7 @@ def evaluate(node: Node, doc: QueryDocument) -> Match:
             pieces.extend(m.pieces)
         return Match(True, tuple(pieces), doc)
     if isinstance(node, Or):
-        results = [evaluate(child, doc) for child in node.children]
+        results = [evaluate(child, doc) for child in node.children if not _absent(child, doc)]
         matched = [m for m in results if m.matched]
         return Match(bool(matched), tuple(p for m in matched for p in m.pieces), doc)
     if isinstance(node, Not):
