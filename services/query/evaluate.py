@@ -105,11 +105,11 @@ def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
                 out.append((p, p + len(node.words)))
         return out
     if isinstance(node, Or):
-        found: set[Span] = set()
+        union: set[Span] = set()
         for child in node.children:
             if not _absent(child, doc):
-                found.update(_spans(child, doc))
-        return sorted(found)
+                union.update(_spans(child, doc))
+        return sorted(union)
     return []
 
 
