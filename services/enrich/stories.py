@@ -145,7 +145,12 @@ class StoryIndex:
     def __init__(self, table: ChangelogTable[StoryEntry], threshold: float = DEFAULT_THRESHOLD):
         self.table = table
         self.threshold = threshold
-        self._buckets: dict[Band, set[str]] = {}
+        # Lists, in the order articles arrived: candidates with equal counts then rank oldest
+        # first whatever the process's string hashing (a set's order varied with
+        # PYTHONHASHSEED, and so did which ties made the MAX_VERIFIED cut), and a list
+        # iterates faster than a set's sparse table. A key is in a bucket at most once: its
+        # old signature leaves before the new one enters.
+        self._buckets: dict[Band, list[str]] = {}
         self._signatures: dict[str, tuple[int, ...]] = {}
         self._word_sets: dict[str, frozenset[int]] = {}
         # The signature assign() just computed, so the change it writes need not redo it.
@@ -160,8 +165,8 @@ class StoryIndex:
         if previous is not None:
             for band in _bands(previous):
                 bucket = self._buckets.get(band)
-                if bucket is not None:
-                    bucket.discard(key)
+                if bucket is not None and key in bucket:
+                    bucket.remove(key)
                     if not bucket:
                         del self._buckets[band]
         if new is not None:
@@ -173,9 +178,9 @@ class StoryIndex:
             for band in enumerate(sig):
                 bucket = buckets.get(band)
                 if bucket is None:
-                    buckets[band] = {key}
+                    buckets[band] = [key]
                 else:
-                    bucket.add(key)
+                    bucket.append(key)
 
     def assign(self, article: Article, now_ms: int) -> tuple[str, float, OutRecord | None]:
         """(story id, similarity to it, the changelog record to produce or None)."""
