@@ -121,7 +121,7 @@ def _absent(node: Node, doc: QueryDocument) -> bool:
     return first is not None and not first.prefix and not doc.has_word(first.text)
 
 
-def _near(node: Near, doc: QueryDocument) -> Match:
+def _near(node: Near, doc: QueryDocument) -> "Outcome":
     left = _spans(node.left, doc)
     right = _spans(node.right, doc) if left else []
     used: set[Span] = set()
@@ -139,7 +139,7 @@ def _near(node: Near, doc: QueryDocument) -> Match:
             gap = max(rs[0] - ls[1], ls[0] - rs[1], 0)
             if gap <= node.distance:
                 used.update((ls, rs))
-    return Match(bool(used), tuple(sorted(used)), doc)
+    return bool(used), tuple(sorted(used))
 
 
 def _compare(value: float, op: str, threshold: float) -> bool:
@@ -153,25 +153,42 @@ def _compare(value: float, op: str, threshold: float) -> bool:
 
 
 def evaluate(node: Node, doc: QueryDocument) -> Match:
-    if isinstance(node, Term | Phrase):
+    matched, pieces = _evaluate(node, doc)
+    return Match(matched, pieces, doc)
+
+
+# (matched, pieces) of a sub-query: plain tuples inside the recursion, one Match at the top
+# (a frozen dataclass per node cost more than the node's own test).
+Outcome = tuple[bool, tuple[Hit | Span, ...]]
+
+
+def _evaluate(node: Node, doc: QueryDocument) -> Outcome:
+    if isinstance(node, (Term, Phrase)):
         spans = _spans(node, doc)
-        return Match(bool(spans), tuple(spans), doc)
+        return bool(spans), tuple(spans)
     if isinstance(node, Near):
         return _near(node, doc)
     if isinstance(node, And):
         pieces: list[Hit | Span] = []
         for child in node.children:
-            m = evaluate(child, doc)
-            if not m.matched:
-                return Match(False)
-            pieces.extend(m.pieces)
-        return Match(True, tuple(pieces), doc)
+            matched, found = _evaluate(child, doc)
+            if not matched:
+                return False, ()
+            pieces.extend(found)
+        return True, tuple(pieces)
     if isinstance(node, Or):
-        results = [evaluate(child, doc) for child in node.children if not _absent(child, doc)]
-        matched = [m for m in results if m.matched]
-        return Match(bool(matched), tuple(p for m in matched for p in m.pieces), doc)
+        any_matched = False
+        pieces = []
+        for child in node.children:
+            if _absent(child, doc):
+                continue
+            matched, found = _evaluate(child, doc)
+            if matched:
+                any_matched = True
+                pieces.extend(found)
+        return any_matched, tuple(pieces)
     if isinstance(node, Not):
-        return Match(not evaluate(node.child, doc).matched)
+        return not _evaluate(node.child, doc)[0], ()
     if isinstance(node, Has):
         have = {
             "entity": doc.entities,
@@ -180,8 +197,8 @@ def evaluate(node: Node, doc: QueryDocument) -> Match:
             "source": {doc.source} if doc.source else set(),
         }[node.kind]
         ok = node.value in have
-        return Match(ok, (Hit(str(node), node.kind),) if ok else ())
+        return ok, (Hit(str(node), node.kind),) if ok else ()
     if isinstance(node, Sentiment):
         ok = doc.sentiment is not None and _compare(doc.sentiment, node.op, node.value)
-        return Match(ok, (Hit(str(node), "sentiment"),) if ok else ())
+        return ok, (Hit(str(node), "sentiment"),) if ok else ()
     raise TypeError(f"not a query node: {node!r}")
