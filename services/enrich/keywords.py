@@ -140,7 +140,7 @@ def keywords(article: Article, top: int = TOP) -> list[Keyword]:
     # ranking those few by key beat ranking all (~1,000 on a long article) by key.
     ranked = sorted(scores.values(), reverse=True)
     cut = ranked[top - 1] if len(ranked) >= top else 0.0
-    best = sorted(
-        [kv for kv in scores.items() if kv[1] >= cut], key=lambda kv: (-kv[1], kv[0])
-    )[:top]
+    best = sorted([kv for kv in scores.items() if kv[1] >= cut], key=lambda kv: (-kv[1], kv[0]))[
+        :top
+    ]
     return [Keyword(text=text, score=round(value, 3)) for text, value in best]
