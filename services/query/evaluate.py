@@ -107,7 +107,10 @@ def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
     if isinstance(node, Or):
         union: set[Span] = set()
         for child in node.children:
-            if not _absent(child, doc):
+            if isinstance(child, Term) and child.field == "any":
+                # A bare word's spans straight from its positions: memoising each cost as much.
+                union.update([(p, p + 1) for p in doc.positions(child.text, child.prefix)])
+            elif not _absent(child, doc):
                 union.update(_spans(child, doc))
         return sorted(union)
     return []
@@ -180,6 +183,12 @@ def _evaluate(node: Node, doc: QueryDocument) -> Outcome:
         any_matched = False
         pieces = []
         for child in node.children:
+            if isinstance(child, Term) and child.field == "any":
+                spans = [(p, p + 1) for p in doc.positions(child.text, child.prefix)]
+                if spans:
+                    any_matched = True
+                    pieces.extend(spans)
+                continue
             if _absent(child, doc):
                 continue
             matched, found = _evaluate(child, doc)
