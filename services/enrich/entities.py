@@ -9,7 +9,6 @@ overlap the longest wins ("Sir Keir Starmer" over "Starmer", "South Korea" over 
 """
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +83,16 @@ class Gazetteer:
         located: dict[str, tuple[str, list[tuple[int, int, str]]]],
         sentiments: dict[str, float] | None = None,
     ) -> list[EntityMention]:
-        counts: dict[str, Counter[str]] = {}
+        # Plain dicts: a Counter per entity cost a Python-level __init__, and a Python-level
+        # __missing__ per field without mentions.
+        counts: dict[str, dict[str, int]] = {}
         for field, (_, found) in located.items():
             for _, _, entity_id in found:
-                counts.setdefault(entity_id, Counter())[field] += 1
+                per_field = counts.get(entity_id)
+                if per_field is None:
+                    per_field = counts[entity_id] = {}
+                per_field[field] = per_field.get(field, 0) + 1
+        scores = sentiments or {}
         out = []
         for entity_id, per_field in counts.items():
             info = self.entities[entity_id]
@@ -97,8 +102,8 @@ class Gazetteer:
                     name=info.name,
                     kind=info.kind,
                     mentions=sum(per_field.values()),
-                    fields={f: per_field[f] for f in FIELDS if per_field[f]},
-                    sentiment=(sentiments or {}).get(entity_id),
+                    fields={f: per_field[f] for f in FIELDS if f in per_field},
+                    sentiment=scores.get(entity_id),
                 )
             )
         # Most mentioned first; a title mention outranks body mentions at equal counts.

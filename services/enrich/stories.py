@@ -19,6 +19,8 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 import rensa
 
@@ -65,20 +67,49 @@ class StoryEntry:
             raise ValueError(f"not a story entry: {exc}") from exc
 
 
+# Characters of body text that hold BODY_WORDS words in ordinary prose (about 6.5 a word):
+# tokenising a prefix instead of the whole body, and the whole body only when it falls short.
+_BODY_CHARS = 12 * BODY_WORDS
+# Word → hash, across articles: news repeats its vocabulary, and blake2b per word was a third
+# of the signature's cost. Cleared when full, so memory stays bounded.
+_HASHES: dict[str, int] = {}
+_MAX_HASHES = 200_000
+
+
+def _first_words(body: str, n: int) -> list[str]:
+    """``words(body)[:n]`` without tokenising all of a long body."""
+    if len(body) > _BODY_CHARS:
+        found = words(body[:_BODY_CHARS])
+        # With more than n words in the prefix, the n-th cannot have been cut off.
+        if len(found) > n:
+            return found[:n]
+    return words(body)[:n]
+
+
 def content_words(article: Article) -> set[str]:
     stop = stopwords(article.language or "en")
     text = " ".join([article.title, *article.summary])
-    body = words(article.body)[:BODY_WORDS]
+    body = _first_words(article.body, BODY_WORDS)
     return {w for w in [*words(text), *body] if w not in stop and len(w) > 1}
+
+
+def _hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest()) >> 1
 
 
 def word_hashes(article: Article) -> tuple[int, ...]:
     found = content_words(article) or {article.title.casefold()}
-    return tuple(
-        sorted(
-            int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest()) >> 1 for w in found
-        )
-    )
+    known = _HASHES
+    if len(known) > _MAX_HASHES:
+        known.clear()
+    out = []
+    for w in found:
+        h = known.get(w)
+        if h is None:
+            h = known[w] = _hash(w)
+        out.append(h)
+    out.sort()
+    return tuple(out)
 
 
 def signature(hashes: tuple[int, ...]) -> tuple[int, ...]:
@@ -89,8 +120,9 @@ def signature(hashes: tuple[int, ...]) -> tuple[int, ...]:
 
 def jaccard(a: tuple[int, ...] | frozenset[int], b: tuple[int, ...] | frozenset[int]) -> float:
     sa, sb = frozenset(a), frozenset(b)
-    union = len(sa | sb)
-    return len(sa & sb) / union if union else 0.0
+    shared = len(sa & sb)  # the union's size follows; building it cost as much again
+    union = len(sa) + len(sb) - shared
+    return shared / union if union else 0.0
 
 
 Band = tuple[int, int]
@@ -113,7 +145,12 @@ class StoryIndex:
     def __init__(self, table: ChangelogTable[StoryEntry], threshold: float = DEFAULT_THRESHOLD):
         self.table = table
         self.threshold = threshold
-        self._buckets: dict[Band, set[str]] = {}
+        # Lists, in the order articles arrived: candidates with equal counts then rank oldest
+        # first whatever the process's string hashing (a set's order varied with
+        # PYTHONHASHSEED, and so did which ties made the MAX_VERIFIED cut), and a list
+        # iterates faster than a set's sparse table. A key is in a bucket at most once: its
+        # old signature leaves before the new one enters.
+        self._buckets: dict[Band, list[str]] = {}
         self._signatures: dict[str, tuple[int, ...]] = {}
         self._word_sets: dict[str, frozenset[int]] = {}
         # The signature assign() just computed, so the change it writes need not redo it.
@@ -128,8 +165,8 @@ class StoryIndex:
         if previous is not None:
             for band in _bands(previous):
                 bucket = self._buckets.get(band)
-                if bucket is not None:
-                    bucket.discard(key)
+                if bucket is not None and key in bucket:
+                    bucket.remove(key)
                     if not bucket:
                         del self._buckets[band]
         if new is not None:
@@ -137,8 +174,13 @@ class StoryIndex:
             sig = last[1] if last is not None and last[0] is new.words else signature(new.words)
             self._signatures[key] = sig
             self._word_sets[key] = frozenset(new.words)
-            for band in _bands(sig):
-                self._buckets.setdefault(band, set()).add(key)
+            buckets = self._buckets
+            for band in enumerate(sig):
+                bucket = buckets.get(band)
+                if bucket is None:
+                    buckets[band] = [key]
+                else:
+                    bucket.append(key)
 
     def assign(self, article: Article, now_ms: int) -> tuple[str, float, OutRecord | None]:
         """(story id, similarity to it, the changelog record to produce or None)."""
@@ -149,17 +191,21 @@ class StoryIndex:
         words_here = frozenset(hashes)
         sig = signature(hashes)
         self._last = (hashes, sig)
-        shared: Counter[str] = Counter()
-        for band in _bands(sig):
-            bucket = self._buckets.get(band, ())
-            # A slot value held by very many articles is a very common word winning that
-            # permutation: it says little about similarity and costs a lot to count.
-            if len(bucket) <= MAX_BUCKET:
-                shared.update(bucket)
+        buckets = self._buckets
+        found = [buckets.get(band, ()) for band in enumerate(sig)]
+        # A slot value held by very many articles is a very common word winning that
+        # permutation: it says little about similarity and costs a lot to count. All buckets
+        # counted in one call (in band order, as one update per bucket did, so ties rank alike).
+        shared: Counter[str] = Counter(
+            chain.from_iterable(b for b in found if len(b) <= MAX_BUCKET)
+        )
         # A big story can hold thousands of articles: verify only those sharing the most
         # slots (the likeliest to be similar), so the cost per article stays bounded.
         best_id, best = article.article_id, 0.0
-        for key, _ in shared.most_common(MAX_VERIFIED):
+        # sorted, not most_common: the same order (most_common is documented as this sort,
+        # ties in first-counted order) without heapq's Python loop over every candidate.
+        ranked = sorted(shared.items(), key=itemgetter(1), reverse=True)[:MAX_VERIFIED]
+        for key, _ in ranked:
             entry = self.table.get(key)
             known = self._word_sets.get(key)
             if entry is None or known is None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.enriched import Evidence, TopicTag
+from schemas.enriched import TopicTag
 from services.query import Match, Node, QueryDocument, evaluate, parse
-from services.query.prefilter import Trigger, may_match, triggers
+from services.query.prefilter import Trigger, TriggerTest, triggers
 
 MAX_EVIDENCE = 12
 
@@ -38,6 +38,7 @@ class Topic:
     spec: TopicSpec
     rule: Node
     triggers: frozenset[Trigger] | None
+    trigger_test: TriggerTest
 
 
 @dataclass(frozen=True)
@@ -62,31 +63,38 @@ def load_taxonomy(path: Path) -> Taxonomy:
     topics = []
     for spec in data.topics:
         rule = parse(spec.query)
-        topics.append(Topic(spec, rule, triggers(rule)))
+        found = triggers(rule)
+        topics.append(Topic(spec, rule, found, TriggerTest.of(found)))
     return Taxonomy(data.version, tuple(topics))
 
 
 def to_tag(topic: Topic, match: Match) -> TopicTag:
-    evidence = []
+    # Plain dicts: TopicTag validates them into Evidence in one call (a model built per piece
+    # of evidence cost twice as much).
+    evidence: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for hit in match.hits:
-        key = (hit.text, str(hit.field))
+    for text, field in match.texts:
+        key = (text, str(field))
         if key not in seen:
             seen.add(key)
-            evidence.append(Evidence(text=hit.text, field=str(hit.field)))
-    return TopicTag(
-        id=topic.spec.id,
-        label=topic.spec.label,
-        score=match.score,
-        matched=match.terms,
-        evidence=evidence[:MAX_EVIDENCE],
+            evidence.append({"text": text, "field": key[1]})
+            if len(evidence) == MAX_EVIDENCE:
+                break  # the first ones, in the order the rule found them
+    return TopicTag.model_validate(
+        {
+            "id": topic.spec.id,
+            "label": topic.spec.label,
+            "score": match.score,
+            "matched": match.terms,
+            "evidence": evidence,
+        }
     )
 
 
 def tag(doc: QueryDocument, taxonomy: Taxonomy) -> list[TopicTag]:
     tags = []
     for topic in taxonomy.topics:
-        if not may_match(topic.triggers, doc):
+        if not topic.trigger_test.passes(doc):
             continue  # none of the words the rule needs is in the article
         match = evaluate(topic.rule, doc)
         if match.matched:

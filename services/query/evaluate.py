@@ -37,14 +37,24 @@ class Match:
         if doc is None:  # a match without word spans
             return tuple(p for p in self.pieces if isinstance(p, Hit))
         return tuple(
-            p if isinstance(p, Hit) else Hit(doc.text_of(p[0], p[1]), doc.field_of(p[0]), *p)
+            p if isinstance(p, Hit) else Hit(*doc.located(p[0], p[1]), *p) for p in self.pieces
+        )
+
+    @cached_property
+    def texts(self) -> tuple[tuple[str, TextField | str], ...]:
+        """(text, field) of each piece, as in ``hits``, without building a Hit per piece."""
+        doc = self.doc
+        if doc is None:
+            return tuple((p.text, p.field) for p in self.pieces if isinstance(p, Hit))
+        return tuple(
+            (p.text, p.field) if isinstance(p, Hit) else doc.located(p[0], p[1])
             for p in self.pieces
         )
 
     # Cached: notify shares one Match among every subscription with the same query.
     @cached_property
     def terms(self) -> list[str]:
-        return sorted({h.text.casefold() for h in self.hits})
+        return sorted({text.casefold() for text, _ in self.texts})
 
     @cached_property
     def score(self) -> float:
@@ -73,9 +83,10 @@ def _spans(node: Node, doc: QueryDocument) -> list[Span]:
 
 def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
     if isinstance(node, Term):
-        return [
-            (p, p + 1) for p in doc.positions(node.text, node.prefix) if doc.in_field(p, node.field)
-        ]
+        found = doc.positions(node.text, node.prefix)
+        if node.field == "any":
+            return [(p, p + 1) for p in found]
+        return [(p, p + 1) for p in found if doc.in_field(p, node.field)]
     if isinstance(node, Phrase):
         first, *rest = node.words
         out = []
@@ -94,11 +105,26 @@ def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
                 out.append((p, p + len(node.words)))
         return out
     if isinstance(node, Or):
-        return sorted({s for child in node.children for s in _spans(child, doc)})
+        union: set[Span] = set()
+        for child in node.children:
+            if isinstance(child, Term) and child.field == "any":
+                # A bare word's spans straight from its positions: memoising each cost as much.
+                union.update([(p, p + 1) for p in doc.positions(child.text, child.prefix)])
+            elif not _absent(child, doc):
+                union.update(_spans(child, doc))
+        return sorted(union)
     return []
 
 
-def _near(node: Near, doc: QueryDocument) -> Match:
+def _absent(node: Node, doc: QueryDocument) -> bool:
+    """A word or phrase whose (first) whole word is not in the document: it cannot match.
+    One dictionary lookup, where evaluating it builds spans and a Match; most branches of a
+    taxonomy rule's ORs are absent from any one article."""
+    first = node if isinstance(node, Term) else node.words[0] if isinstance(node, Phrase) else None
+    return first is not None and not first.prefix and not doc.has_word(first.text)
+
+
+def _near(node: Near, doc: QueryDocument) -> "Outcome":
     left = _spans(node.left, doc)
     right = _spans(node.right, doc) if left else []
     used: set[Span] = set()
@@ -116,7 +142,7 @@ def _near(node: Near, doc: QueryDocument) -> Match:
             gap = max(rs[0] - ls[1], ls[0] - rs[1], 0)
             if gap <= node.distance:
                 used.update((ls, rs))
-    return Match(bool(used), tuple(sorted(used)), doc)
+    return bool(used), tuple(sorted(used))
 
 
 def _compare(value: float, op: str, threshold: float) -> bool:
@@ -130,25 +156,48 @@ def _compare(value: float, op: str, threshold: float) -> bool:
 
 
 def evaluate(node: Node, doc: QueryDocument) -> Match:
-    if isinstance(node, Term | Phrase):
+    matched, pieces = _evaluate(node, doc)
+    return Match(matched, pieces, doc)
+
+
+# (matched, pieces) of a sub-query: plain tuples inside the recursion, one Match at the top
+# (a frozen dataclass per node cost more than the node's own test).
+Outcome = tuple[bool, tuple[Hit | Span, ...]]
+
+
+def _evaluate(node: Node, doc: QueryDocument) -> Outcome:
+    if isinstance(node, (Term, Phrase)):
         spans = _spans(node, doc)
-        return Match(bool(spans), tuple(spans), doc)
+        return bool(spans), tuple(spans)
     if isinstance(node, Near):
         return _near(node, doc)
     if isinstance(node, And):
         pieces: list[Hit | Span] = []
         for child in node.children:
-            m = evaluate(child, doc)
-            if not m.matched:
-                return Match(False)
-            pieces.extend(m.pieces)
-        return Match(True, tuple(pieces), doc)
+            matched, found = _evaluate(child, doc)
+            if not matched:
+                return False, ()
+            pieces.extend(found)
+        return True, tuple(pieces)
     if isinstance(node, Or):
-        results = [evaluate(child, doc) for child in node.children]
-        matched = [m for m in results if m.matched]
-        return Match(bool(matched), tuple(p for m in matched for p in m.pieces), doc)
+        any_matched = False
+        pieces = []
+        for child in node.children:
+            if isinstance(child, Term) and child.field == "any":
+                spans = [(p, p + 1) for p in doc.positions(child.text, child.prefix)]
+                if spans:
+                    any_matched = True
+                    pieces.extend(spans)
+                continue
+            if _absent(child, doc):
+                continue
+            matched, found = _evaluate(child, doc)
+            if matched:
+                any_matched = True
+                pieces.extend(found)
+        return any_matched, tuple(pieces)
     if isinstance(node, Not):
-        return Match(not evaluate(node.child, doc).matched)
+        return not _evaluate(node.child, doc)[0], ()
     if isinstance(node, Has):
         have = {
             "entity": doc.entities,
@@ -157,8 +206,8 @@ def evaluate(node: Node, doc: QueryDocument) -> Match:
             "source": {doc.source} if doc.source else set(),
         }[node.kind]
         ok = node.value in have
-        return Match(ok, (Hit(str(node), node.kind),) if ok else ())
+        return ok, (Hit(str(node), node.kind),) if ok else ()
     if isinstance(node, Sentiment):
         ok = doc.sentiment is not None and _compare(doc.sentiment, node.op, node.value)
-        return Match(ok, (Hit(str(node), "sentiment"),) if ok else ())
+        return ok, (Hit(str(node), "sentiment"),) if ok else ()
     raise TypeError(f"not a query node: {node!r}")

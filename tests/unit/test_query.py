@@ -190,6 +190,19 @@ class TestPrefilter:
         if evaluate(node, d).matched:
             assert may_match(triggers(node), d)
 
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(alphabet='abc ANDORT()"*-:', max_size=30), st.text(alphabet="abc ", max_size=30))
+    def test_trigger_test_agrees_with_may_match(self, query: str, text: str) -> None:
+        """Enrich's split form (whole words in one set operation, then prefixes)."""
+        from services.query.prefilter import TriggerTest, may_match, triggers
+
+        try:
+            found = triggers(parse(query))
+        except QuerySyntaxError:
+            return
+        d = doc(text)
+        assert TriggerTest.of(found).passes(d) == may_match(found, d)
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))

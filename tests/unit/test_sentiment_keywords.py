@@ -2,6 +2,9 @@
 
 from itertools import pairwise
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from schemas.article import Article
 from services.enrich import sentiment
 from services.enrich.entities import load_gazetteer
@@ -140,3 +143,31 @@ class TestKeywords:
     def test_scores_descend(self) -> None:
         scores = [k.score for k in keywords(article(seed_text()))]
         assert scores == sorted(scores, reverse=True)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab9_'-|.,;:!?()\" \n\t\x0b\x1cAB", max_size=40))
+def test_ascii_keyword_tokens_break_where_the_scan_does(text: str) -> None:
+    """The ASCII fast path (translate and split) against the regex scan: the same words, and a
+    break (a separator, or a token that folds to nothing) at the same places."""
+    from services.enrich.keywords import _BREAK, _TOKENS, _phrases, _tokens, stopwords
+
+    stop = stopwords("en")
+    scanned = [word or _BREAK for _, word in _TOKENS.findall(text)]
+    assert _phrases(text, stop) == _runs(scanned, stop)
+    assert _runs(_tokens(text), stop) == _runs(scanned, stop)
+
+
+def _runs(tokens: list[str], stop: frozenset[str]) -> list[list[str]]:
+    from services.enrich.keywords import _BREAK, _fold
+
+    out: list[list[str]] = []
+    current: list[str] = []
+    for token in tokens:
+        word = "" if token == _BREAK else _fold(token, stop)
+        if word:
+            current.append(word)
+        elif current:
+            out.append(current)
+            current = []
+    return [*out, current] if current else out
