@@ -21,6 +21,7 @@ import asyncio
 import base64
 import cProfile
 import json
+import os
 import time
 import zlib
 from datetime import UTC, datetime
@@ -171,7 +172,8 @@ def main() -> None:
     p.add_argument("--profile", type=Path, help="write a cProfile of one more pass here")
     p.add_argument("--dump", type=Path, help="write every output of the first pass here")
     a = p.parse_args()
-    configure_logging("warning")  # as the bench's workers run (NEWSWIRE_LOG_LEVEL=warning)
+    # bench/ingest.py runs its workers at warning; info adds a line per article.
+    configure_logging(os.environ.get("NEWSWIRE_LOG_LEVEL", "warning"))
     corpus._NOW = FIXED_NOW  # the corpus stamps its events with its import time
     events = corpus.mixed(a.events, "backlog")
     inputs = records(events)
