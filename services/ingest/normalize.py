@@ -101,8 +101,13 @@ def content_fingerprint(title: str, text: str) -> tuple[str, int]:
     (C-speed counts, not a split).
     """
     joined = f"{title}\n{text}" if text else title
-    squeezed = joined.casefold().replace(" ", "").replace("\n", "")
-    digest = hashlib.blake2b(squeezed.encode("utf-8"), digest_size=16).hexdigest()
+    if joined.isascii():
+        # The same bytes for ASCII text (casefold is lower there), in three C passes over
+        # bytes instead of four over str: ~30 % of the fingerprint's time here.
+        squeezed = joined.encode().lower().translate(None, b" \n")
+    else:
+        squeezed = joined.casefold().replace(" ", "").replace("\n", "").encode("utf-8")
+    digest = hashlib.blake2b(squeezed, digest_size=16).hexdigest()
     words = joined.count(" ") + joined.count("\n") - joined.count("\n\n") + 1
     return digest, words
 

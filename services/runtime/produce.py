@@ -8,20 +8,57 @@ so this is a few per cent of a worker's CPU.
 
 The partition is the one ``send()`` would pick, aiokafka's ``DefaultPartitioner`` (Kafka's
 murmur2 of the key; a random partition for no key), so a key lands on the same partition
-whichever producer wrote it — dedup and story state rely on that. Records of one
+whichever producer wrote it — dedup and story state rely on that. The hash is computed by
+:func:`murmur2` below, the same function as aiokafka's in half its time (4 bytes a step
+from ``struct`` instead of byte by byte: ~2.2 µs instead of ~4.9 µs for a 32-byte id here),
+two records per article. Records of one
 topic-partition stay in the order they were added: aiokafka queues one batch per
 topic-partition at a time, in submission order.
 """
 
 import asyncio
+import random
+import struct
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from services.runtime.dlq import Headers
 
 TopicPartitionKey = tuple[str, int]
+
+_MURMUR_M = 0x5BD1E995
+_MURMUR_SEED = 0x9747B28C
+_U32 = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2) as an unsigned 32-bit
+    int, equal to aiokafka.partitioner.murmur2 (tests/unit/test_runtime.py compares them)."""
+    length = len(data)
+    h = _MURMUR_SEED ^ length
+    body = length & ~3
+    for (k,) in struct.iter_unpack("<I", data[:body]):
+        k = (k * _MURMUR_M) & _U32
+        k = ((k ^ (k >> 24)) * _MURMUR_M) & _U32
+        h = ((h * _MURMUR_M) & _U32) ^ k
+    tail = length & 3
+    if tail:
+        if tail == 3:
+            h ^= data[body + 2] << 16
+        if tail >= 2:
+            h ^= data[body + 1] << 8
+        h = ((h ^ data[body]) * _MURMUR_M) & _U32
+    h ^= h >> 13
+    h = (h * _MURMUR_M) & _U32
+    return h ^ (h >> 15)
+
+
+def partition_for(key: bytes | None, partitions: list[int]) -> int:
+    """aiokafka's DefaultPartitioner: murmur2 of the key; a random partition for no key."""
+    if key is None:
+        return random.choice(partitions)
+    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
 class OutputBatch:
@@ -33,7 +70,6 @@ class OutputBatch:
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._partitioner = DefaultPartitioner()
         # Looked up once per input batch, so a topic that gains partitions is seen next batch.
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[TopicPartitionKey, Any] = {}  # aiokafka BatchBuilder (untyped)
@@ -50,7 +86,7 @@ class OutputBatch:
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
     ) -> None:
         partitions = await self._partitions_of(topic)
-        partition: int = self._partitioner(key, partitions, partitions)
+        partition = partition_for(key, partitions)
         tp = (topic, partition)
         builder = self._open.get(tp)
         if builder is None:

@@ -7,7 +7,7 @@ import pytest
 from services.ingest.normalize import Normalized, NormalizePolicy, normalize
 from services.ingest.parse import ParseError
 from services.ingest.parse.sniff import Format, sniff
-from tests.helpers import fixture_event
+from tests.helpers import fixture_event, raw_event
 
 POLICY = NormalizePolicy()
 
@@ -128,6 +128,27 @@ class TestHtml:
         ):
             assert boilerplate not in a.body, boilerplate
         assert a.format == "html"
+
+    def test_meta_tags_first_in_document_order_blank_falls_to_the_next_name(self) -> None:
+        # The rules parse_html followed with one CSS query per name, now read from one walk
+        # over the <meta> tags: a name's first tag (property= or name=, document order)
+        # decides; a blank one passes to the next name, not to a later tag of the same name;
+        # values match case-sensitively.
+        page = """<html lang="en"><head>
+<meta property="og:title" content="  "><meta property="og:title" content="Later og title">
+<meta name="twitter:title" content="Twitter title">
+<meta name="Author" content="Wrong Case"><meta name="byl" content="By Line">
+<meta name="description" content="Name first"><meta property="description" content="Second">
+<meta name="og:site_name" property="og:url" content="https://site.example/a">
+</head><body><article><p>Body text of the page, long enough to be kept as the main
+text by the extractor, with a second sentence for good measure.</p></article>
+<meta property="og:site_name" content="Body Site"></body></html>"""
+        [a] = normalize(raw_event(page, content_type="text/html"), POLICY).articles
+        assert a.title == "Twitter title"
+        assert a.authors == ["By Line"]
+        assert a.summary == ["Name first"]
+        assert a.url == "https://site.example/a"
+        assert a.publisher == "https://site.example/a"  # og:site_name's first tag is that one
 
     def test_json_ld_graph_gives_date_url_author_publisher(self) -> None:
         [a] = parsed("html/jsonld-graph.html").articles

@@ -124,3 +124,46 @@ class TestParsersRaiseOnlyParseError:
     @given(st.one_of(json_values, st.text(max_size=40)))
     def test_timestamps(self, value: object) -> None:
         only_declared(parse_datetime, value)
+
+
+# Whitespace and invisible characters of every kind, among ASCII words: what the fast paths
+# of clean_inline/clean_block and content_fingerprint must treat as the plain definitions do.
+spacey_text = st.text(
+    alphabet=st.sampled_from(
+        list("ab Z.,\t\n\r\x0b\x0c\x1c\x1f\x00\x7f\x85\xa0\u2009\u200b\u2028\u3000éß")
+    ),
+    max_size=80,
+)
+
+
+class TestFastPathsMatchTheirDefinitions:
+    @SETTINGS
+    @given(spacey_text)
+    def test_whitespace_collapse(self, text: str) -> None:
+        from services.ingest.text import _INVISIBLE
+
+        plain = text.translate(_INVISIBLE)
+        assert clean_inline(text) == " ".join(plain.split())
+        paragraphs, current = [], []
+        for line in plain.splitlines():
+            if line.split():
+                current.append(" ".join(line.split()))
+            elif current:
+                paragraphs.append("\n".join(current))
+                current = []
+        if current:
+            paragraphs.append("\n".join(current))
+        assert clean_block(text) == "\n\n".join(paragraphs)
+
+    @SETTINGS
+    @given(spacey_text, spacey_text)
+    def test_fingerprint(self, title: str, body: str) -> None:
+        import hashlib
+
+        from services.ingest.normalize import content_fingerprint
+
+        title, text = clean_inline(title), clean_block(body)
+        joined = f"{title}\n{text}" if text else title
+        squeezed = joined.casefold().replace(" ", "").replace("\n", "").encode("utf-8")
+        digest = hashlib.blake2b(squeezed, digest_size=16).hexdigest()
+        assert content_fingerprint(title, text)[0] == digest

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
 from schemas import topics
 from schemas.article import Article
@@ -316,3 +317,40 @@ def test_a_record_read_can_always_be_dead_lettered() -> None:
     assert default.kafka.max_request_bytes >= default.max_record_bytes + DEAD_LETTER_HEADROOM
     with pytest.raises(ValueError, match="dead letter of the largest record"):
         RuntimeSettings(kafka=KafkaSettings(max_request_bytes=4 * 1024 * 1024))
+
+
+def test_output_partitions_are_the_ones_aiokafka_send_picks() -> None:
+    # Dedup and story state rely on a key landing where any producer would put it.
+    import random
+
+    from aiokafka.partitioner import DefaultPartitioner, murmur2
+
+    from services.runtime.produce import murmur2 as fast_murmur2
+    from services.runtime.produce import partition_for
+
+    rng = random.Random(5)
+    keys = [rng.randbytes(rng.randrange(0, 80)) for _ in range(3000)]
+    keys += [b"", b"a", b"ab", b"abc", b"\xff\xff\xff\xff\xff", "καλημέρα".encode()]
+    assert [fast_murmur2(k) for k in keys] == [murmur2(k) for k in keys]
+    partitions = list(range(6))
+    reference = DefaultPartitioner()
+    assert [partition_for(k, partitions) for k in keys] == [
+        reference(k, partitions, partitions) for k in keys
+    ]
+    assert partition_for(None, partitions) in partitions
+
+
+def test_the_log_context_names_the_article_of_any_model() -> None:
+    from services.ingest.normalize import single_article
+    from services.runtime.worker import article_id_of
+    from tests.helpers import generated_article, raw_event
+
+    raw = raw_event(generated_article(1))
+    assert article_id_of(raw) is None
+    article = single_article(raw)
+    assert article_id_of(article) == article.article_id
+
+    class Carrier(BaseModel):  # a stage's model nesting its article, as EnrichedArticle does
+        article: Article
+
+    assert article_id_of(Carrier(article=article)) == article.article_id

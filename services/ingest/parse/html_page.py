@@ -10,6 +10,7 @@ from typing import Any
 
 import trafilatura
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+from trafilatura.settings import Extractor
 
 from services.ingest.limits import IngestLimits
 from services.ingest.parse.dates import parse_datetime
@@ -17,6 +18,18 @@ from services.ingest.parse.document import ParsedDocument
 from services.ingest.parse.errors import ParseError
 from services.ingest.parse.json_payload import check_depth
 from services.ingest.text import check_markup_depth
+
+# The extraction options, built once: extract(**keywords) builds an Extractor from the
+# config file's values on every call, ~0.08 ms of a bench page's ~0.6 ms (measured here).
+# The same values as extract(text, fast=True, include_comments=False, include_tables=False,
+# favor_precision=True); trafilatura reads them and never writes them.
+_EXTRACTION = Extractor(
+    output_format="txt",
+    fast=True,
+    precision=True,
+    comments=False,
+    tables=False,
+)
 
 _ARTICLE_TYPES = {
     "NewsArticle",
@@ -29,10 +42,27 @@ _ARTICLE_TYPES = {
 }
 
 
-def _meta(tree: LexborHTMLParser, *names: str) -> str | None:
+def _meta_index(tree: LexborHTMLParser) -> dict[str, str | None]:
+    """property or name → content of the first <meta> (in document order) carrying it.
+
+    One walk over the <meta> elements (by tag name, no CSS engine: ~3 µs for a bench page)
+    where a CSS query per name, up to 18 a page, took ~30 µs here. Values match
+    case-sensitively, as lexbor's ``meta[name="..."]`` did.
+    """
+    index: dict[str, str | None] = {}
+    for node in tree.tags("meta"):
+        attrs = node.attributes
+        content = attrs.get("content")
+        for key in (attrs.get("property"), attrs.get("name")):
+            if key is not None and key not in index:
+                index[key] = content
+    return index
+
+
+def _meta(index: dict[str, str | None], *names: str) -> str | None:
+    """The first of ``names`` whose first <meta> has a non-blank content."""
     for name in names:
-        node = tree.css_first(f'meta[property="{name}"], meta[name="{name}"]')
-        content = node.attributes.get("content") if node is not None else None
+        content = index.get(name)
         if content and content.strip():
             return content.strip()
     return None
@@ -84,11 +114,12 @@ def parse_html(text: str, limits: IngestLimits) -> ParsedDocument:
     # Before any parser: lexbor's cost grows with depth x tags (see limits.MAX_MARKUP_DEPTH).
     check_markup_depth(text, limits.max_html_depth)
     tree = LexborHTMLParser(text)
+    metas = _meta_index(tree)
     ld = _json_ld_article(tree, limits)
     title_node = tree.css_first("title")
     h1 = tree.css_first("h1")
     title = (
-        _meta(tree, "og:title", "twitter:title")
+        _meta(metas, "og:title", "twitter:title")
         or (ld.get("headline") if isinstance(ld.get("headline"), str) else None)
         or (h1.text(strip=True) if h1 is not None else None)
         or (title_node.text(strip=True) if title_node is not None else None)
@@ -98,7 +129,7 @@ def parse_html(text: str, limits: IngestLimits) -> ParsedDocument:
 
     published_raw: Any = (
         _meta(
-            tree,
+            metas,
             "article:published_time",
             "og:published_time",
             "pubdate",
@@ -118,22 +149,20 @@ def parse_html(text: str, limits: IngestLimits) -> ParsedDocument:
 
     url = (
         _attr(tree.css_first('link[rel="canonical"]'), "href")
-        or _meta(tree, "og:url")
+        or _meta(metas, "og:url")
         or (ld.get("url") if isinstance(ld.get("url"), str) else None)
     )
     authors = _ld_names(ld.get("author")) or [
-        a for a in [_meta(tree, "author", "article:author", "byl")] if a
+        a for a in [_meta(metas, "author", "article:author", "byl")] if a
     ]
-    publisher = _meta(tree, "og:site_name") or next(iter(_ld_names(ld.get("publisher"))), None)
-    description = _meta(tree, "og:description", "description", "twitter:description")
+    publisher = _meta(metas, "og:site_name") or next(iter(_ld_names(ld.get("publisher"))), None)
+    description = _meta(metas, "og:description", "description", "twitter:description")
     html_node = tree.css_first("html")
 
     body = ld.get("articleBody") if isinstance(ld.get("articleBody"), str) else None
     if not body:
         try:
-            body = trafilatura.extract(
-                text, fast=True, include_comments=False, include_tables=False, favor_precision=True
-            )
+            body = trafilatura.extract(text, options=_EXTRACTION)
         except Exception as exc:  # trafilatura on hostile markup: dead-letter, never crash
             raise ParseError("html_extraction_failed", f"{type(exc).__name__}: {exc}") from exc
         body = (body or "").replace("\n", "\n\n")  # trafilatura: one line per paragraph
