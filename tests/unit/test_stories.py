@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.enrich.stories import StoryEntry, StoryIndex, jaccard, story_table
+from services.enrich.stories import MAX_BUCKET, StoryEntry, StoryIndex, jaccard, story_table
 from services.ingest.normalize import NormalizePolicy, normalize, single_article
 from tests.helpers import fixture_event, raw_event, sample_text, seed_text
 
@@ -41,6 +41,19 @@ class TestAssign:
         stories.assign(SEED_AS_HTML, NOW)
         again, _, record = stories.assign(SEED_AS_HTML, NOW + 5)
         assert (again, record) == (SEED.article_id, None)
+
+    def test_every_copy_of_a_big_story_joins_it(self) -> None:
+        """Past MAX_BUCKET copies every slot the copies share is over-full; a copy must still
+        find the story (skipping over-full buckets made ~700 of 1,000 bench copies start
+        stories of their own)."""
+        title, rest = seed_text().strip().split("\n", 1)
+        stories = index()
+        copies = [
+            single_article(raw_event(f"{title} (copy #{i})\n{rest}"))
+            for i in range(MAX_BUCKET + 150)
+        ]
+        assigned = {stories.assign(copy, NOW)[0] for copy in copies}
+        assert assigned == {copies[0].article_id}
 
 
 class TestState:
