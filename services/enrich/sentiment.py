@@ -65,7 +65,13 @@ _NEUTRAL_BAND = 0.15
 _NEGATIONS = frozenset(NEGATE) | {"no", "nobody"}
 # Words, with their inner hyphens and apostrophes ("post-war", "isn't", "ukraine's").
 _WORDS = re.compile(r"[a-z]+(?:['-][a-z]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
+# Every byte that cannot be part of a word becomes a space (see _words).
+_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz'-"
+_SEPARATE = bytes(c if c in _WORD_BYTES else 0x20 for c in range(256))
+# The whitespace after a sentence's final punctuation, when a sentence starts after it. The
+# punctuation is matched, not looked behind for: the engine then scans for [.!?] instead of
+# trying the pattern at every character (16 µs against 42 on the seed body, same spans).
+_SENTENCE_END = re.compile(r"[.!?](\s+)(?=[\"'“A-Z0-9])")
 _RATE_WORDS = frozenset({"rate", "rates"})
 _FEWER = frozenset({"fewer", "less"})
 _CHAIN = 4  # a movement this many words after another one can share its quantity
@@ -140,7 +146,7 @@ class VaderModel:
         return _normalise(self._sum(text))
 
     def _sum(self, text: str) -> float:
-        words = _WORDS.findall(_fold(text))
+        words = _words(text)
         lexicon = self._lexicon
         valence = lexicon.valence
         modifiers = lexicon.modifiers
@@ -238,6 +244,28 @@ def _fold(text: str) -> str:
     return text.lower().replace("’", "'")
 
 
+def _words(text: str) -> list[str]:
+    """``_WORDS.findall(_fold(text))``, at about half the cost.
+
+    Every character that cannot be in a word becomes a space (non-ASCII ones via the
+    encoder's "?", then the byte table), so ``split`` gives the runs of letters, apostrophes
+    and hyphens; only runs holding an apostrophe or a hyphen go through the pattern, which
+    drops those not between two letters. Words never span a separator, so the results are
+    the same (tests/unit/test_sentiment.py checks it on random text).
+    """
+    spaced = _fold(text).encode("ascii", "replace").translate(_SEPARATE).decode("ascii")
+    runs = spaced.split()
+    if "'" not in spaced and "-" not in spaced:
+        return runs
+    found: list[str] = []
+    for run in runs:
+        if "'" in run or "-" in run:
+            found += _WORDS.findall(run)
+        else:
+            found.append(run)
+    return found
+
+
 def _normalise(total: float) -> float:
     return total / math.sqrt(total * total + _NORMALISE_ALPHA) if total else 0.0
 
@@ -324,8 +352,9 @@ def sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        spans.append((start, match.start()))
-        start = match.end()
+        end, start_next = match.span(1)
+        spans.append((start, end))
+        start = start_next
     if start < len(text):
         spans.append((start, len(text)))
     return spans

@@ -171,3 +171,31 @@ def _runs(tokens: list[str], stop: frozenset[str]) -> list[list[str]]:
             out.append(current)
             current = []
     return [*out, current] if current else out
+
+
+# Letters on both sides of the ASCII range, the word joiners, the sentence-end punctuation and
+# starts, and characters whose case folding is not plain ASCII ("K" Kelvin, dotted capital I).
+_SENTIMENT_TEXT = "aBz'’-.!?\"“9 \n\tKéİ—\u212a"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_SENTIMENT_TEXT, max_size=40))
+def test_sentiment_words_are_the_pattern_s(text: str) -> None:
+    """_words (translate and split) finds what the word pattern finds in the folded text."""
+    assert sentiment._words(text) == sentiment._WORDS.findall(sentiment._fold(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_SENTIMENT_TEXT, max_size=60))
+def test_sentences_split_after_final_punctuation(text: str) -> None:
+    """The spans of the look-behind pattern that sentences() used before (same results)."""
+    import re
+
+    ends = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
+    expected, start = [], 0
+    for match in ends.finditer(text):
+        expected.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        expected.append((start, len(text)))
+    assert sentiment.sentences(text) == expected
