@@ -137,6 +137,8 @@ class VaderModel:
 
     def __init__(self, lexicon: NewsLexicon | None = None) -> None:
         self._lexicon = lexicon or _news_lexicon()
+        # The words _sum acts on; the others (nine in ten in news prose) it skips.
+        self._acting = frozenset(self._lexicon.valence).union({"but"})
 
     def document(self, title: str, summary: Sequence[str]) -> float:
         raw = _TITLE_WEIGHT * self._sum(title) + _SUMMARY_WEIGHT * self._sum(" ".join(summary))
@@ -158,7 +160,14 @@ class VaderModel:
             self._movements(words, moved, subjects)
         total = 0.0
         after_but = False
-        for i, word in enumerate(words):
+        # Only words with a valence, "but" and scored movements change the total: their
+        # positions are picked in one comprehension, then visited in order.
+        acting = self._acting
+        visit = [i for i, word in enumerate(words) if word in acting]
+        if moved:
+            visit = sorted(moved.keys() | visit)
+        for i in visit:
+            word = words[i]
             value = valence.get(word)
             if moved:
                 if i in moved:
