@@ -26,6 +26,7 @@ import rensa
 
 from schemas.article import Article
 from services.enrich.keywords import stopwords
+from services.query.document import QueryDocument
 from services.query.text import words
 from services.runtime.table import ChangelogTable
 from services.runtime.worker import OutRecord
@@ -96,19 +97,36 @@ def _first_words(body: str, n: int) -> list[str]:
     return words(body)[:n]
 
 
-def content_words(article: Article) -> set[str]:
-    stop = stopwords(article.language or "en")
+def _story_words(article: Article, document: QueryDocument | None) -> list[str]:
+    """The folded words of the title, the summary and the body's first BODY_WORDS, taken
+    from the article's query document when there is one (same tokeniser, ~30 µs saved).
+
+    Only where that is exact: a word never spans the whitespace between title and summary,
+    but where case folding changes a text's length, ``words`` tokenises it before folding
+    and the whole text decides that; and with a context section the document's body field
+    runs on past the body.
+    """
     text = " ".join([article.title, *article.summary])
-    body = _first_words(article.body, BODY_WORDS)
-    return {w for w in [*words(text), *body] if w not in stop and len(w) > 1}
+    if document is None or len(text.casefold()) != len(text):
+        return [*words(text), *_first_words(article.body, BODY_WORDS)]
+    body_start = document.field_ranges["body"][0]
+    if article.context:
+        return [*document.words[:body_start], *_first_words(article.body, BODY_WORDS)]
+    return document.words[: body_start + BODY_WORDS]
+
+
+def content_words(article: Article, document: QueryDocument | None = None) -> set[str]:
+    """``document``, if given, is ``article_document(article)``."""
+    stop = stopwords(article.language or "en")
+    return {w for w in _story_words(article, document) if w not in stop and len(w) > 1}
 
 
 def _hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest()) >> 1
 
 
-def word_hashes(article: Article) -> tuple[int, ...]:
-    found = content_words(article) or {article.title.casefold()}
+def word_hashes(article: Article, document: QueryDocument | None = None) -> tuple[int, ...]:
+    found = content_words(article, document) or {article.title.casefold()}
     known = _HASHES
     if len(known) > _MAX_HASHES:
         known.clear()
@@ -192,12 +210,16 @@ class StoryIndex:
                 else:
                     bucket.append(key)
 
-    def assign(self, article: Article, now_ms: int) -> tuple[str, float, OutRecord | None]:
-        """(story id, similarity to it, the changelog record to produce or None)."""
+    def assign(
+        self, article: Article, now_ms: int, document: QueryDocument | None = None
+    ) -> tuple[str, float, OutRecord | None]:
+        """(story id, similarity to it, the changelog record to produce or None).
+
+        ``document``: ``article_document(article)``, whose words the lookup then reuses."""
         own = self.table.get(article.article_id)
         if own is not None:
             return own.story_id, 1.0, None  # seen before (a replay): same story
-        hashes = word_hashes(article)
+        hashes = word_hashes(article, document)
         words_here = frozenset(hashes)
         sig = signature(hashes)
         self._last = (hashes, sig)
