@@ -32,7 +32,7 @@ import importlib
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -147,8 +147,21 @@ class VaderModel:
     def sentence(self, text: str) -> float:
         return _normalise(self._sum(text))
 
+    def span_scorer(self, text: str) -> Callable[[int, int], float]:
+        """``sentence(text[start:end])`` as a function of (start, end), for many sentences
+        of one text: the text is folded and its separators found once, not per sentence."""
+        folded = _fold(text)
+        if len(folded) != len(text):  # offsets would not line up ("İ" folds to two)
+            return lambda start, end: self.sentence(text[start:end])
+        # Folding maps each character on its own (final sigma aside, a separator either
+        # way), so a slice of the whole text's spaced form is the slice's spaced form.
+        spaced = _spaced(folded)
+        return lambda start, end: _normalise(self._score(_split(spaced[start:end])))
+
     def _sum(self, text: str) -> float:
-        words = _words(text)
+        return self._score(_words(text))
+
+    def _score(self, words: list[str]) -> float:
         lexicon = self._lexicon
         valence = lexicon.valence
         modifiers = lexicon.modifiers
@@ -260,9 +273,18 @@ def _words(text: str) -> list[str]:
     encoder's "?", then the byte table), so ``split`` gives the runs of letters, apostrophes
     and hyphens; only runs holding an apostrophe or a hyphen go through the pattern, which
     drops those not between two letters. Words never span a separator, so the results are
-    the same (tests/unit/test_sentiment.py checks it on random text).
+    the same (tests/unit/test_sentiment_keywords.py checks it on random text).
     """
-    spaced = _fold(text).encode("ascii", "replace").translate(_SEPARATE).decode("ascii")
+    return _split(_spaced(_fold(text)))
+
+
+def _spaced(folded: str) -> str:
+    """``folded`` with every character that cannot be in a word replaced by a space."""
+    return folded.encode("ascii", "replace").translate(_SEPARATE).decode("ascii")
+
+
+def _split(spaced: str) -> list[str]:
+    """The words of a ``_spaced`` text."""
     runs = spaced.split()
     if "'" not in spaced and "-" not in spaced:
         return runs
@@ -369,6 +391,12 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _span_scorer(model: SentimentModel, text: str) -> Callable[[int, int], float]:
+    if isinstance(model, VaderModel):
+        return model.span_scorer(text)
+    return lambda start, end: model.sentence(text[start:end])
+
+
 def entity_scores(
     texts: Iterable[tuple[str, list[tuple[int, str]]]], model: SentimentModel
 ) -> dict[str, float]:
@@ -380,12 +408,12 @@ def entity_scores(
         bounds = sentences(text)
         starts = [s for s, _ in bounds]
         scored: dict[int, float] = {}
+        score_span = _span_scorer(model, text)
         for offset, entity_id in mentions:
             index = bisect_right(starts, offset) - 1
             if index < 0 or offset >= bounds[index][1]:
                 continue  # between two sentences
             if index not in scored:
-                s, e = bounds[index]
-                scored[index] = model.sentence(text[s:e])
+                scored[index] = score_span(*bounds[index])
             totals.setdefault(entity_id, []).append(scored[index])
     return {k: round(sum(v) / len(v), 4) for k, v in totals.items()}
