@@ -1,5 +1,6 @@
 """The enrich worker: an article in, the article with topic tags and sentiment out."""
 
+from dataclasses import replace
 from functools import lru_cache
 
 import structlog
@@ -14,6 +15,7 @@ from services.enrich.settings import EnrichSettings
 from services.enrich.stories import StoryIndex, story_table
 from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
 from services.query.article import article_document
+from services.query.document import QueryDocument
 from services.runtime.clock import wall_clock_ms
 from services.runtime.worker import StepContext, Worker
 
@@ -31,8 +33,12 @@ def enrich(
     gazetteer: Gazetteer,
     model: sentiment.SentimentModel | None = None,
     story_id: str | None = None,
+    document: QueryDocument | None = None,
 ) -> EnrichedArticle:
-    """Entities and sentiment first: topic rules may test both (entity:UA, sentiment:<0)."""
+    """Entities and sentiment first: topic rules may test both (entity:UA, sentiment:<0).
+
+    ``document``: ``article_document(article)`` if the caller built it already (the story
+    lookup reads its words); the sentiment and entities found here are added to a copy."""
     model = model or default_model()
     tone = sentiment.score(article, model)
     located = gazetteer.locate(article)
@@ -43,9 +49,11 @@ def enrich(
             model,
         )
     entities = gazetteer.mentions(located, per_entity)
-    doc = article_document(
-        article, sentiment=tone.score, entities=frozenset(e.id for e in entities)
-    )
+    entity_ids = frozenset(e.id for e in entities)
+    if document is None:
+        doc = article_document(article, sentiment=tone.score, entities=entity_ids)
+    else:
+        doc = replace(document, sentiment=tone.score, entities=entity_ids)
     return EnrichedArticle(
         article=article,
         topics=tag(doc, taxonomy),
@@ -65,10 +73,11 @@ def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
     model = sentiment.load_model(settings.sentiment_model)
 
     async def step(article: Article, ctx: StepContext) -> EnrichedArticle:
-        story, similarity, record = stories.assign(article, wall_clock_ms())
+        doc = article_document(article)  # read by the story lookup and the topic rules
+        story, similarity, record = stories.assign(article, wall_clock_ms(), doc)
         if record is not None:
             ctx.emit(record)
-        enriched = enrich(article, taxonomy, gazetteer, model, story_id=story)
+        enriched = enrich(article, taxonomy, gazetteer, model, story_id=story, document=doc)
         log.info(
             "article_enriched",
             topics=[t.id for t in enriched.topics],

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bench.enrich_quality import EVAL_SET, raw_event
@@ -22,6 +23,7 @@ from services.enrich.step import enrich
 from services.enrich.stories import StoryIndex, story_table
 from services.enrich.taxonomy import load_taxonomy
 from services.ingest.normalize import single_article
+from services.query.article import article_document
 from tests.helpers import raw_event as text_event
 
 GOLDEN = Path(__file__).parent / "data" / "enriched_golden.jsonl"
@@ -43,24 +45,29 @@ def articles() -> list[tuple[str, Article]]:
     return out
 
 
-def enriched_records() -> list[dict[str, Any]]:
+def enriched_records(shared_document: bool = False) -> list[dict[str, Any]]:
     """What enrich adds to each article (the article itself is its input), in set order, with
-    stories clustered across the whole set as bench.enrich_quality does."""
+    stories clustered across the whole set as bench.enrich_quality does. With
+    ``shared_document``, as the worker's step does: the query document built first, read by
+    the story lookup and handed to enrich."""
     taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
     gazetteer = load_gazetteer(DEFAULT_GAZETTEER)
     stories = StoryIndex(story_table("golden", 10**12, lambda: 0))
     records = []
     for name, article in articles():
-        story, similarity, _ = stories.assign(article, 0)
-        data = enrich(article, taxonomy, gazetteer, story_id=story).model_dump(mode="json")
+        doc = article_document(article) if shared_document else None
+        story, similarity, _ = stories.assign(article, 0, doc)
+        enriched = enrich(article, taxonomy, gazetteer, story_id=story, document=doc)
+        data = enriched.model_dump(mode="json")
         del data["article"]
         records.append({"name": name, "story_similarity": similarity, **data})
     return records
 
 
-def test_enrich_outputs_match_the_golden_file() -> None:
+@pytest.mark.parametrize("shared_document", [False, True])
+def test_enrich_outputs_match_the_golden_file(shared_document: bool) -> None:
     golden = [json.loads(line) for line in GOLDEN.read_text(encoding="utf-8").splitlines()]
-    records = enriched_records()
+    records = enriched_records(shared_document)
     assert [r["name"] for r in records] == [g["name"] for g in golden]
     for record, expected in zip(records, golden, strict=True):
         assert record == expected, record["name"]

@@ -203,6 +203,23 @@ class TestPrefilter:
         d = doc(text)
         assert TriggerTest.of(found).passes(d) == may_match(found, d)
 
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.text(alphabet='abc ANDORTE()"*-:/1', max_size=30), st.text(alphabet="abc ", max_size=30)
+    )
+    def test_required_words_never_skip_a_real_match(self, query: str, text: str) -> None:
+        """Enrich's stronger prefilter (every side of a NEAR, every part of an AND)."""
+        from services.enrich.taxonomy import required_words
+        from services.query.prefilter import TriggerTest
+
+        try:
+            node = parse(query)
+        except QuerySyntaxError:
+            return
+        d = doc(text)
+        if evaluate(node, d).matched:
+            assert all(TriggerTest.of(found).passes(d) for found in required_words(node))
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))

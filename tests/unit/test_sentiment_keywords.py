@@ -171,3 +171,61 @@ def _runs(tokens: list[str], stop: frozenset[str]) -> list[list[str]]:
             out.append(current)
             current = []
     return [*out, current] if current else out
+
+
+# Letters on both sides of the ASCII range, the word joiners, the sentence-end punctuation and
+# starts, and characters whose case folding is not plain ASCII ("K" Kelvin, dotted capital I).
+_SENTIMENT_TEXT = "aBz'’-.!?\"“9 \n\tKéİ—\u212a"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_SENTIMENT_TEXT, max_size=40))
+def test_sentiment_words_are_the_pattern_s(text: str) -> None:
+    """_words (translate and split) finds what the word pattern finds in the folded text."""
+    assert sentiment._words(text) == sentiment._WORDS.findall(sentiment._fold(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_SENTIMENT_TEXT, max_size=60))
+def test_sentences_split_after_final_punctuation(text: str) -> None:
+    """The spans of the look-behind pattern that sentences() used before (same results)."""
+    import re
+
+    ends = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
+    expected, start = [], 0
+    for match in ends.finditer(text):
+        expected.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        expected.append((start, len(text)))
+    assert sentiment.sentences(text) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=_SENTIMENT_TEXT + "Σσςgoodbad fell rose", max_size=60),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+def test_span_scores_are_the_slices_scores(text: str, start: int, end: int) -> None:
+    """Entity sentiment scores sentences from one spaced copy of the whole text."""
+    assert MODEL.span_scorer(text)(start, end) == MODEL.sentence(text[start:end])
+
+
+def test_entity_scores_are_sentence_scores_on_real_text() -> None:
+    """The same per-entity scores as a model that only offers ``sentence``."""
+
+    class SentenceOnly:
+        name, languages = MODEL.name, MODEL.languages
+        document, sentence = MODEL.document, MODEL.sentence
+
+    texts = []
+    for text in (seed_text(), sample_text("ecb-holds-rates.txt")):
+        located = GAZETTEER.locate(article(text)).values()
+        texts += [(t, [(s, e) for s, _, e in found]) for t, found in located]
+    # Folding lengthens "İ": the offsets of the folded text no longer line up.
+    turkish = "İstanbul talks failed badly. Trade rose sharply. Nobody was happy."
+    texts.append((turkish, [(0, "a"), (29, "b"), (29, "a"), (50, "c")]))
+    fast = sentiment.entity_scores(texts, MODEL)
+    assert len(fast) > 5
+    assert fast == sentiment.entity_scores(texts, SentenceOnly())  # type: ignore[arg-type]

@@ -2,8 +2,17 @@
 
 import pytest
 
-from services.enrich.stories import StoryEntry, StoryIndex, jaccard, story_table
+from schemas.article import Article
+from services.enrich.stories import (
+    MAX_BUCKET,
+    StoryEntry,
+    StoryIndex,
+    content_words,
+    jaccard,
+    story_table,
+)
 from services.ingest.normalize import NormalizePolicy, normalize, single_article
+from services.query.article import article_document
 from tests.helpers import fixture_event, raw_event, sample_text, seed_text
 
 WINDOW = 72 * 3600 * 1000
@@ -42,6 +51,19 @@ class TestAssign:
         again, _, record = stories.assign(SEED_AS_HTML, NOW + 5)
         assert (again, record) == (SEED.article_id, None)
 
+    def test_every_copy_of_a_big_story_joins_it(self) -> None:
+        """Past MAX_BUCKET copies every slot the copies share is over-full; a copy must still
+        find the story (skipping over-full buckets made ~700 of 1,000 bench copies start
+        stories of their own)."""
+        title, rest = seed_text().strip().split("\n", 1)
+        stories = index()
+        copies = [
+            single_article(raw_event(f"{title} (copy #{i})\n{rest}"))
+            for i in range(MAX_BUCKET + 150)
+        ]
+        assigned = {stories.assign(copy, NOW)[0] for copy in copies}
+        assert assigned == {copies[0].article_id}
+
 
 class TestState:
     def test_a_new_worker_restores_stories_from_the_changelog(self) -> None:
@@ -74,6 +96,35 @@ class TestState:
     def test_bad_rows_are_value_errors(self, data: bytes) -> None:
         with pytest.raises(ValueError, match=r"story entry|invalid literal"):
             StoryEntry.decode(data)
+
+
+def _with(article: Article, **changes: object) -> Article:
+    return article.model_copy(update=changes)
+
+
+_SHORT_BODY = "Kyiv said talks would resume. Officials declined to comment."
+
+
+@pytest.mark.parametrize(
+    "article",
+    [
+        SEED,
+        SEED_AS_HTML,
+        HEATWAVE,
+        _with(SEED, context=""),  # the document's body field is the body alone
+        _with(SEED, body=_SHORT_BODY),  # fewer than 80 body words, then the context's
+        _with(SEED, body=_SHORT_BODY, context=""),
+        _with(SEED, title="İstanbul talks on Ukraine’s security"),  # folding lengthens "İ"
+        # ... and then words() tokenises the joined title and summary before folding, where
+        # the summary's own field is folded first: U+0345 turns into a letter when folded.
+        _with(SEED, title="İstanbul talks", summary=["a\u0345b split or not"]),
+        _with(SEED, summary=["STRASSE ß and ﬁnal terms", "Ukraine's allies"], context=""),
+    ],
+)
+def test_story_words_from_the_document_are_the_article_s(article: Article) -> None:
+    """The story lookup reuses the query document's words; they must be the ones it
+    tokenises itself."""
+    assert content_words(article, article_document(article)) == content_words(article)
 
 
 def test_jaccard() -> None:
