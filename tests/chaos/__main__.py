@@ -44,7 +44,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
         for name in names:
             result = await harness.run(name)
             results.append(result)
-            print(table([result]).splitlines()[-1 - len(result.notes)], flush=True)
+            print("\n".join(table([result]).splitlines()[2:]), flush=True)
     if not args.keep:
         harness.cleanup()
     return results

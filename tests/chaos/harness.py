@@ -217,6 +217,18 @@ def subscriptions(webhook_url: str | None) -> list[Subscription]:
     return out
 
 
+async def _closed(consumer: AIOKafkaConsumer | None, admin: AIOKafkaAdminClient | None) -> None:
+    """Stops both clients, each within 5 s: this also runs after a timeout cancelled their
+    start, and a client stopping against a dead broker must not hang the harness (it did)."""
+    for stop in (
+        consumer.stop() if consumer is not None else None,
+        admin.close() if admin is not None else None,
+    ):
+        if stop is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stop, 5)
+
+
 class Offsets:
     """End offsets and committed group offsets, asked of the broker without reading records.
     Every call answers None while the broker is unreachable."""
@@ -245,8 +257,7 @@ class Offsets:
                     await consumer.start()
                     await admin.start()
                 except BaseException:
-                    await consumer.stop()
-                    await admin.close()
+                    await _closed(consumer, admin)
                     raise
                 self._consumer, self._admin = consumer, admin
             return self._consumer, self._admin
@@ -254,12 +265,10 @@ class Offsets:
     async def _reset(self) -> None:
         consumer, admin = self._consumer, self._admin
         self._consumer = self._admin = None
-        with contextlib.suppress(Exception):
-            if consumer is not None:
-                await consumer.stop()
-        with contextlib.suppress(Exception):
-            if admin is not None:
-                await admin.close()
+        # A new consumer knows no topic's leaders until asked (topic_partitions refreshes its
+        # metadata); without this, end_offsets on the cached partitions timed out forever.
+        self._tps.clear()
+        await _closed(consumer, admin)
 
     async def end(self, topic: str) -> int | None:
         """Sum of the end offsets of ``topic`` (unprefixed name)."""
@@ -378,6 +387,7 @@ class Scenario:
                         f"{m.service} exited {proc.returncode} at "
                         f"{_now() - self.started:.0f}s ({m.process.log_path.name})"
                     )
+                    self.say(f"restarting: {self.unplanned[-1]}")
                     if len(self.unplanned) > 30:
                         m.wanted = False
                         continue
@@ -427,8 +437,13 @@ class Scenario:
                         return
             await asyncio.sleep(0.1)
 
+    def say(self, message: str) -> None:
+        """A progress line on stdout: what the harness is doing, seconds into the scenario."""
+        print(f"  [{_now() - self.started:7.1f}s] {self.name}: {message}", flush=True)
+
     def fault(self, kind: str, target: str, topic: str | None) -> Fault:
         f = Fault(kind, target, _now() - self.started)
+        self.say(f"fault {kind} {target}")
         self.faults.append(f)
         if topic is not None:
             self._watchers.append(asyncio.create_task(self.watch_recovery(f, topic)))
@@ -436,6 +451,7 @@ class Scenario:
 
     def restored(self, f: Fault) -> None:
         f.restored = _now() - self.started
+        self.say(f"restored {f.kind} {f.target}")
 
     # --- the run ------------------------------------------------------------------------
 
@@ -483,12 +499,15 @@ class Scenario:
         supervisor: asyncio.Task[None] | None = None
         try:
             await self.setup()
+            self.say(f"workers ready on {self.prefix}*, producing {len(self.h.corpus.records)}")
             supervisor = asyncio.create_task(self.supervise())
             produced_at = _now()
             await self.produce()
             self.notes.append(f"corpus produced in {_now() - produced_at:.1f}s")
             await asyncio.wait_for(faults(self), self.h.deadline_s)
+            self.say("faults done; waiting for the outputs to settle")
             result = await self.finish()
+            self.say("counted")
         finally:
             self._supervising = False
             if supervisor is not None:
@@ -524,7 +543,13 @@ class Scenario:
         last: tuple[int, ...] | None = None
         stable_since = _now()
         while True:
-            totals = await self._totals()
+            try:
+                totals = await asyncio.wait_for(self._totals(), 60)
+            except TimeoutError:
+                totals = None
+            if totals is None and _now() - stable_since > 30:
+                self.say("the broker has not answered offset requests for 30 s")
+                stable_since = _now()
             if totals != last:
                 last, stable_since = totals, _now()
             enough = (
@@ -534,6 +559,7 @@ class Scenario:
                 and totals[3] >= len(corpus.poison)
             )
             if enough and _now() - stable_since >= settle:
+                self.say(f"settled at {totals}; reading every output")
                 result = await self.check()
                 if not result.lost or _now() >= deadline:
                     return result
@@ -545,12 +571,16 @@ class Scenario:
             await asyncio.sleep(1.0)
 
     async def read(self, topic: str) -> list[Any]:
-        return [
-            r
-            async for r in read_topic(
-                self.h.bootstrap, self.prefix + topic, idle_timeout=3, total_timeout=600
-            )
-        ]
+        async def everything() -> list[Any]:
+            return [
+                r
+                async for r in read_topic(
+                    self.h.bootstrap, self.prefix + topic, idle_timeout=3, total_timeout=600
+                )
+            ]
+
+        # read_topic bounds its reading, not its consumer's start against a sick broker.
+        return await asyncio.wait_for(everything(), 900)
 
     async def check(self) -> Result:
         corpus = self.h.corpus
@@ -765,7 +795,10 @@ PLANS: dict[str, tuple[Callable[[Scenario], Awaitable[None]], dict[str, int], bo
 
 @dataclass
 class Harness:
-    """A private broker and the corpus, shared by the scenarios run in turn."""
+    """A broker and the corpus, shared by the scenarios run in turn.
+
+    The broker is a private one (its own state directory and port) unless ``bootstrap``
+    names a running one, which only scenarios that leave the broker alone may use."""
 
     corpus: Corpus
     guarantee: str = "at_least_once"
@@ -775,17 +808,29 @@ class Harness:
     deadline_s: float = 600.0
     keep_topics: bool = False
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="newswire-chaos-")))
+    shared_bootstrap: str | None = None
+    _broker: LocalBroker | None = None
 
     async def __aenter__(self) -> "Harness":
-        state = self.workdir / "broker"
-        self.broker: LocalBroker = await asyncio.to_thread(start_broker, state, self.partitions)
+        if self.shared_bootstrap is None:
+            state = self.workdir / "broker"
+            self._broker = await asyncio.to_thread(start_broker, state, self.partitions)
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await asyncio.to_thread(self.broker.stop)
+        if self._broker is not None:
+            await asyncio.to_thread(self._broker.stop)
+
+    @property
+    def broker(self) -> LocalBroker:
+        if self._broker is None:
+            raise RuntimeError("this scenario stops the broker: it needs the harness's own")
+        return self._broker
 
     @property
     def bootstrap(self) -> str:
+        if self.shared_bootstrap is not None:
+            return self.shared_bootstrap
         return self.broker.bootstrap
 
     async def run(self, name: str) -> Result:
