@@ -45,6 +45,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
             result = await harness.run(name)
             results.append(result)
             print("\n".join(table([result]).splitlines()[2:]), flush=True)
+            write(args, results)  # after each scenario: a long run that dies keeps its rows
     if not args.keep:
         harness.cleanup()
     return results
@@ -65,7 +66,16 @@ def main() -> None:
     results = asyncio.run(main_async(args))
     print()
     print(table(results))
-    out = args.out or RESULTS / f"chaos-{args.guarantee}.json"
+    out = write(args, results)
+    print(f"\nwritten {out}")
+    missed = {r.scenario: r.missed() for r in results if r.missed()}
+    if missed:
+        print(f"TARGETS MISSED: {missed}", file=sys.stderr)
+        sys.exit(1)
+
+
+def write(args: argparse.Namespace, results: list[Result]) -> Path:
+    out: Path = args.out or RESULTS / f"chaos-{args.guarantee}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
@@ -80,11 +90,7 @@ def main() -> None:
         )
         + "\n"
     )
-    print(f"\nwritten {out}")
-    missed = {r.scenario: r.missed() for r in results if r.missed()}
-    if missed:
-        print(f"TARGETS MISSED: {missed}", file=sys.stderr)
-        sys.exit(1)
+    return out
 
 
 if __name__ == "__main__":

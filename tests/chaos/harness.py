@@ -99,6 +99,7 @@ class Result:
     unplanned_restarts: list[str]
     elapsed_s: float
     notes: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)  # a scenario's own targets
 
     @property
     def lost(self) -> int:
@@ -129,7 +130,7 @@ class Result:
             out.append(f"{self.dlq_reason_mismatches} dead letters with the wrong reason")
         if self.guarantee == "exactly_once" and self.duplicated:
             out.append(f"{self.duplicated} duplicated")
-        return out
+        return out + self.failed_checks
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -170,6 +171,8 @@ def table(results: list[Result]) -> str:
             )
         for note in r.notes:
             lines.append(f"{'':<14} {note}")
+        for failed in r.failed_checks:
+            lines.append(f"{'':<14} MISSED: {failed}")
     return "\n".join(lines)
 
 
@@ -311,6 +314,8 @@ class Managed:
     process: WorkerProcess
     wanted: bool = True
     restarts: int = 0
+    failures: int = 0  # exits in a row, each within 30 s of its start
+    started_at: float = field(default_factory=time.monotonic)
 
 
 class Scenario:
@@ -329,6 +334,7 @@ class Scenario:
         self.faults: list[Fault] = []
         self.unplanned: list[str] = []
         self.notes: list[str] = []
+        self.failed: list[str] = []
         self.receiver = FlakyReceiver() if deliver else None
         self.offsets = Offsets(harness.bootstrap, self.prefix)
         self._spawned: Counter[str] = Counter()
@@ -377,32 +383,44 @@ class Scenario:
         return [m for m in self.managed if m.wanted and m.service == service]
 
     async def supervise(self) -> None:
-        """Restarts a wanted worker that exited on its own (an orchestrator's job), at most
-        30 times a scenario, 2 s apart."""
+        """Restarts a wanted worker that exited on its own, as an orchestrator would: with a
+        back-off per worker (2 s, doubling to 15 s while it keeps failing right after start,
+        e.g. with the broker down), and at most 100 times a scenario."""
+        due: dict[int, float] = {}  # id(Managed) -> when to start it again
         while self._supervising:
             for m in list(self.managed):
                 proc = m.process.process
-                if m.wanted and proc is not None and proc.poll() is not None:
+                if not m.wanted or proc is None or proc.poll() is None:
+                    continue
+                if id(m) not in due:
                     self.unplanned.append(
                         f"{m.service} exited {proc.returncode} at "
                         f"{_now() - self.started:.0f}s ({m.process.log_path.name})"
                     )
-                    self.say(f"restarting: {self.unplanned[-1]}")
-                    if len(self.unplanned) > 30:
-                        m.wanted = False
-                        continue
-                    await asyncio.sleep(2)
+                    self.say(f"will restart: {self.unplanned[-1]}")
+                    quick = _now() - m.started_at < 30
+                    m.failures = m.failures + 1 if quick else 1
+                    due[id(m)] = _now() + min(15.0, 2.0**m.failures)
+                if len(self.unplanned) > 100:
+                    m.wanted = False
+                    self.notes.append(f"gave up restarting {m.service} after 100 exits")
+                elif _now() >= due[id(m)]:
+                    del due[id(m)]
                     m.process = self._process(m.service, m.env)
+                    m.started_at = _now()
                     m.restarts += 1
             await asyncio.sleep(0.5)
 
     async def kill_and_restart(self, m: Managed) -> None:
         m.process.kill()
         m.process = self._process(m.service, m.env)
+        m.started_at = _now()
 
     async def stop_worker(self, m: Managed) -> int | None:
+        """SIGTERM; SIGKILL only after 45 s, past the worker's own 30 s shutdown grace, so a
+        slow stop shows in its log (shutdown_timeout) rather than as our kill."""
         m.wanted = False
-        return await asyncio.to_thread(m.process.stop)
+        return await asyncio.to_thread(m.process.stop, 45.0)
 
     # --- progress -----------------------------------------------------------------------
 
@@ -650,6 +668,7 @@ class Scenario:
             unplanned_restarts=self.unplanned,
             elapsed_s=_now() - self.started,
             notes=self.notes,
+            failed_checks=self.failed,
         )
 
 
@@ -767,7 +786,9 @@ async def broker_outage(s: Scenario) -> None:
         f"/readyz 503 while down: {sorted(not_ready)} of {names}; 200 again: {sorted(ready)}"
     )
     if set(names) - not_ready or set(names) - ready:
-        s.notes.append("READINESS TARGET MISSED")
+        s.failed.append("readiness not observed for every worker (503 down, 200 after)")
+    if s.unplanned:
+        s.failed.append(f"{len(s.unplanned)} worker exits: they did not stay up")
 
 
 async def webhook(s: Scenario) -> None:
