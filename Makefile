@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-stamp
 
-.PHONY: demo test setup venv jars kafka kafka-stop kafka-status lint format schemas bench clean
+.PHONY: demo test setup venv jars kafka kafka-stop kafka-status lint format schemas bench chaos clean
 
 ## demo: venv, deps, Kafka jars, a broker, all three workers, the sample articles → alerts
 demo: setup
@@ -55,6 +55,12 @@ bench: setup
 	$(BIN)/python -m bench.enrich
 	$(BIN)/python -m bench.enrich_quality
 	$(BIN)/python -m bench.percolate
+
+## chaos: six fault scenarios on a private broker, exact counts, a table and
+## bench/results/chaos-<guarantee>.json; e.g. make chaos CHAOS_ARGS="--n 20000 --guarantee at_least_once"
+CHAOS_ARGS ?= --n 100000 --guarantee exactly_once --scenarios all
+chaos: setup
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 clean:
 	-deploy/local/kafka stop
