@@ -14,7 +14,6 @@ import pytest
 
 from tests.chaos import corpus
 from tests.chaos.harness import SCENARIOS, Harness, table
-from tests.chaos.test_chaos_quick import EOS_KNOWN
 
 pytestmark = [
     pytest.mark.chaos,
@@ -26,16 +25,7 @@ pytestmark = [
 
 
 @pytest.mark.timeout(6 * 3600)
-@pytest.mark.parametrize(
-    "guarantee",
-    [
-        "at_least_once",
-        pytest.param(
-            "exactly_once",
-            marks=pytest.mark.skipif(not EOS_KNOWN, reason="no processing_guarantee setting yet"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 async def test_full_chaos(guarantee: str) -> None:
     n = int(os.environ.get("NEWSWIRE_CHAOS_N", "100000"))
     data = corpus.build(n, seed=8)

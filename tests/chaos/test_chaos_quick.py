@@ -4,9 +4,8 @@ broker alone: every worker SIGKILLed three times and restarted; an enrich worker
 past the session timeout and resumed. The full run (all six, 100,000) is test_chaos_full.py
 and ``make chaos``.
 
-Every mode the runtime knows is run; exactly-once only once RuntimeSettings has
-``processing_guarantee`` (until then the variable would be ignored and the run would be
-at-least-once under another name)."""
+Both guarantees are run: at-least-once must lose nothing, exactly-once must lose and repeat
+nothing."""
 
 import os
 from collections.abc import AsyncIterator
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.settings import RuntimeSettings
 from tests.chaos import corpus
 from tests.chaos.harness import Harness, Result, table
 
@@ -22,7 +20,6 @@ pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
 N = 5_000
 QUICK = ("worker_kills", "zombie")
-EOS_KNOWN = "processing_guarantee" in RuntimeSettings.model_fields
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +28,7 @@ def chaos_corpus() -> corpus.Corpus:
 
 
 @pytest.fixture(
-    params=[
-        "at_least_once",
-        pytest.param(
-            "exactly_once",
-            marks=pytest.mark.skipif(
-                not EOS_KNOWN, reason="RuntimeSettings has no processing_guarantee yet"
-            ),
-        ),
-    ]
+    params=["at_least_once", "exactly_once"]
 )
 async def harness(
     request: pytest.FixtureRequest,
