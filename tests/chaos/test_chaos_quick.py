@@ -27,9 +27,7 @@ def chaos_corpus() -> corpus.Corpus:
     return corpus.build(N, seed=8)
 
 
-@pytest.fixture(
-    params=["at_least_once", "exactly_once"]
-)
+@pytest.fixture(params=["at_least_once", "exactly_once"])
 async def harness(
     request: pytest.FixtureRequest,
     chaos_corpus: corpus.Corpus,
