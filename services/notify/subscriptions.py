@@ -24,7 +24,7 @@ from schemas.subscription import SUBSCRIPTION_ID, SubscriptionCreate, check_quer
 from services.notify.percolator import Percolator
 from services.query import Node, QueryDocument, QuerySyntaxError, evaluate, parse
 from services.query.article import enriched_document
-from services.query.evaluate import Match
+from services.query.evaluate import Match, matches
 from services.query.parser import MAX_QUERY_CHARS
 
 
@@ -171,9 +171,12 @@ def _holds(
         return False
     if rule is None:
         return True
+    if min_score <= 0.5:
+        # A match scores at least 0.5: only whether it matches counts, and the boolean
+        # evaluator stops at the first NEAR pair within reach instead of collecting spans.
+        return matches(rule, results.doc)
     found = results(rule)
-    # A match scores at least 0.5: the score (evidence sets, fields) is needed only above that.
-    return found.matched and (min_score <= 0.5 or found.score >= min_score)
+    return found.matched and found.score >= min_score
 
 
 def _subscription_fields(sub: Matchable, article_id: str, evidence: Evidence) -> dict[str, Any]:

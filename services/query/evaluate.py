@@ -211,3 +211,73 @@ def _evaluate(node: Node, doc: QueryDocument) -> Outcome:
         ok = doc.sentiment is not None and _compare(doc.sentiment, node.op, node.value)
         return ok, (Hit(str(node), "sentiment"),) if ok else ()
     raise TypeError(f"not a query node: {node!r}")
+
+
+def _single_word_positions(node: Node, doc: QueryDocument) -> list[int] | None:
+    """Where ``node`` matches, as word positions, when every match of it is one word long
+    and it has no field scope (a term, or an OR of such); None for anything else."""
+    if isinstance(node, Term):
+        return doc.positions(node.text, node.prefix) if node.field == "any" else None
+    if isinstance(node, Or):
+        found: list[int] = []
+        for child in node.children:
+            positions = _single_word_positions(child, doc)
+            if positions is None:
+                return None
+            found += positions
+        found.sort()  # a word both children match is listed twice: harmless here
+        return found
+    return None
+
+
+def _near_holds(node: Near, doc: QueryDocument) -> bool:
+    """``_near(node, doc).matched``, stopping at the first pair within reach."""
+    left = _single_word_positions(node.left, doc)
+    if left is not None and not left:
+        return False
+    right = _single_word_positions(node.right, doc)
+    if right is not None and not right:
+        return False
+    if left is not None and right is not None:
+        # One-word spans p and q are within ``distance`` words when |p - q| <= distance + 1
+        # (the same position counts: overlapping spans are distance 0); they must share a
+        # field, i.e. no field starts in (min(p, q), max(p, q)].
+        reach = node.distance + 1
+        bounds = [start for start, _ in doc.field_ranges.values()]
+        for p in left:
+            i = bisect.bisect_left(right, p - reach)
+            while i < len(right) and right[i] <= p + reach:
+                q = right[i]
+                low, high = (p, q) if p <= q else (q, p)
+                if not any(low < b <= high for b in bounds):
+                    return True
+                i += 1
+        return False
+    left_spans = _spans(node.left, doc)
+    right_spans = _spans(node.right, doc) if left_spans else []
+    for ls in left_spans:
+        start, end = doc.field_ranges[doc.field_of(ls[0])]
+        for rs in right_spans:
+            if start <= rs[0] < end and max(rs[0] - ls[1], ls[0] - rs[1], 0) <= node.distance:
+                return True
+    return False
+
+
+def matches(node: Node, doc: QueryDocument) -> bool:
+    """``evaluate(node, doc).matched``, without collecting evidence: for callers that need
+    only the answer (notify's percolator verifies hundreds of candidate rules an article)."""
+    if isinstance(node, Term):
+        if node.field == "any":
+            return doc.contains(node.text, node.prefix)
+        return bool(_spans(node, doc))
+    if isinstance(node, Phrase):
+        return bool(_spans(node, doc))
+    if isinstance(node, Near):
+        return _near_holds(node, doc)
+    if isinstance(node, And):
+        return all(matches(child, doc) for child in node.children)
+    if isinstance(node, Or):
+        return any(matches(child, doc) for child in node.children)
+    if isinstance(node, Not):
+        return not matches(node.child, doc)
+    return evaluate(node, doc).matched  # predicates: no positions to skip

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.ingest.normalize import single_article
-from services.query import QueryDocument, QuerySyntaxError, evaluate, parse
+from services.query import Node, QueryDocument, QuerySyntaxError, evaluate, parse
+from services.query.ast import And, Near, Not, Or
 from tests.helpers import raw_event, seed_text
 
 
@@ -247,3 +248,87 @@ def test_words_and_offsets_agree(text: str) -> None:
 )
 def test_predicate_values_may_hold_colons_and_dots(query: str, canonical: str) -> None:
     assert str(parse(query)) == canonical
+
+
+_WORDS = ["a", "b", "ab", "abc", "ba", "c"]
+
+
+def _positional(draw: st.DrawFn, depth: int) -> str:
+    """A term, prefix, phrase, scoped term, OR or NEAR (the last two nest)."""
+    pick = draw(st.integers(0, 5 if depth < 2 else 3))
+    word = draw(st.sampled_from(_WORDS))
+    if pick == 0:
+        return word
+    if pick == 1:
+        return word[:1] + "*"
+    if pick == 2:
+        return '"' + " ".join(draw(st.lists(st.sampled_from(_WORDS), min_size=2, max_size=3))) + '"'
+    if pick == 3:
+        return f"{draw(st.sampled_from(['title', 'summary', 'body']))}:{word}"
+    left, right = _positional(draw, depth + 1), _positional(draw, depth + 1)
+    if pick == 4:
+        return f"({left} OR {right})"
+    return f"({left} NEAR/{draw(st.integers(1, 4))} {right})"
+
+
+@st.composite
+def _queries(draw: st.DrawFn) -> str:
+    parts = [_positional(draw, 0) for _ in range(draw(st.integers(1, 3)))]
+    return draw(st.sampled_from([" AND ", " OR ", " AND NOT "])).join(parts)
+
+
+def _field_words(least: int, most: int) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from([*_WORDS, "x"]), min_size=least, max_size=most).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_queries(), _field_words(0, 5), _field_words(0, 5), _field_words(4, 20))
+def test_boolean_matches_answers_as_evaluate(
+    query: str, title: str, summary: str, body: str
+) -> None:
+    """``matches`` (no evidence, early exit) answers exactly as ``evaluate(...).matched``."""
+    from services.query.evaluate import matches as boolean_matches
+
+    try:
+        node = parse(query)
+    except QuerySyntaxError:
+        return  # e.g. NEAR over a field scope
+    d = doc(title, summary, body)
+    for part in _subtrees(node):  # every NEAR inside too, not only the whole query's answer
+        assert boolean_matches(part, d) == evaluate(part, d).matched, str(part)
+
+
+@st.composite
+def _near_queries(draw: st.DrawFn) -> str:
+    """NEAR of terms, prefixes, OR-groups of those, or phrases: the percolator's fast path."""
+
+    def side() -> str:
+        words = draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3))
+        shape = draw(st.sampled_from(["term", "prefix", "or", "phrase"]))
+        if shape == "prefix":
+            return words[0][:1] + "*"
+        if shape == "or":
+            return "(" + " OR ".join(words) + ")"
+        return '"' + " ".join(words) + '"' if shape == "phrase" else words[0]
+
+    return f"{side()} NEAR/{draw(st.integers(1, 3))} {side()}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(_near_queries(), _field_words(0, 4), _field_words(0, 4), _field_words(0, 8))
+def test_boolean_near_answers_as_evaluate(query: str, title: str, summary: str, body: str) -> None:
+    """Short fields: pairs within reach across a field's end are common here."""
+    from services.query.evaluate import matches as boolean_matches
+
+    node, d = parse(query), doc(title, summary, body)
+    assert boolean_matches(node, d) == evaluate(node, d).matched
+
+
+def _subtrees(node: Node) -> list[Node]:
+    if isinstance(node, And | Or):
+        return [node, *(n for child in node.children for n in _subtrees(child))]
+    if isinstance(node, Near):
+        return [node, *_subtrees(node.left), *_subtrees(node.right)]
+    if isinstance(node, Not):
+        return [node, *_subtrees(node.child)]
+    return [node]
