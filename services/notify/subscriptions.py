@@ -248,17 +248,13 @@ class SubscriptionIndex:
     def matching(self, enriched: EnrichedArticle) -> list[str]:
         """Ids of the subscriptions the article satisfies, sorted (no alerts built)."""
         doc = enriched_document(enriched)
-        certain, unsure = self.percolator.select(doc)
-        ids: list[str] = []
-        for shared in certain:
-            ids += shared.members
+        found, unsure = self.percolator.select_ids(doc)
         if unsure:
             results = RuleResults(doc)
             for shared in unsure:
                 if _holds(shared.topics, shared.rule, shared.min_score, enriched, results):
-                    ids.extend(shared.members)
-        ids.sort()
-        return ids
+                    found.update(shared.members)
+        return sorted(found)
 
     def match(self, enriched: EnrichedArticle, now: datetime | None = None) -> list[Alert]:
         """One alert per subscription the article satisfies, in subscription id order."""
