@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bench.percolate import articles as bench_articles
+from bench.percolate import news_articles
 from bench.percolate import subscriptions as bench_subscriptions
 from schemas.enriched import EnrichedArticle
 from services.notify.percolator import Percolator, query_keys
@@ -219,6 +220,17 @@ def docs() -> list[EnrichedArticle]:
     ]
 
 
+@pytest.fixture(scope="module")
+def news_docs() -> list[EnrichedArticle]:
+    """News-length articles (bench/percolate.py's second shape: the seed fixture, the samples
+    joined, eval articles joined to 400-700 words), and 10 again with the opposite tone."""
+    docs = news_articles()
+    return docs + [
+        d.model_copy(update={"sentiment": d.sentiment.model_copy(update={"score": -s})})
+        for d, s in zip(docs[:10], [d.sentiment.score for d in docs[:10]], strict=True)
+    ]
+
+
 class TestSameMatchesAsTheNaiveLoop:
     """On thousands of generated subscriptions, the index matches exactly the subscriptions
     the naive loop does, article by article, including after subscriptions change."""
@@ -243,6 +255,36 @@ class TestSameMatchesAsTheNaiveLoop:
             total += len(expected)
         assert total > 10_000
         for d in docs[:10]:  # whole alerts, terms and topics included
+            assert index.match(d, NOW) == sorted(
+                match_naive(d, subs, NOW), key=lambda a: a.subscription_id
+            )
+
+    def test_bench_shaped_subscriptions_on_news_length_articles(
+        self, docs: list[EnrichedArticle], news_docs: list[EnrichedArticle]
+    ) -> None:
+        subs = bench_subscriptions(3000, docs, seed=11)  # the bench's vocabulary: eval words
+        index = SubscriptionIndex(subs)
+        total = 0
+        for d in news_docs:
+            expected = _naive_ids(d, subs)
+            assert index.matching(d) == expected
+            total += len(expected)
+        assert total > 1000
+
+    def test_dense_subscriptions_on_news_length_articles(
+        self, news_docs: list[EnrichedArticle]
+    ) -> None:
+        """Rules from the long articles' own words, pairs and tones: every NEAR has many
+        positions to pair, phrases and NEAR cross field ends, NOTs hit."""
+        subs = _dense_subscriptions(3000, news_docs, seed=6)
+        index = SubscriptionIndex(subs)
+        total = 0
+        for d in news_docs:
+            expected = _naive_ids(d, subs)
+            assert index.matching(d) == expected
+            total += len(expected)
+        assert total > 10_000
+        for d in news_docs[:5]:  # whole alerts, terms and topics included
             assert index.match(d, NOW) == sorted(
                 match_naive(d, subs, NOW), key=lambda a: a.subscription_id
             )
