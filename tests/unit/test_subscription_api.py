@@ -118,10 +118,10 @@ class TestIncrementalIndex:
         assert index.percolator.candidates(doc) == set()
         assert len(index) == 0
         assert len(index.percolator) == 0
-        assert not index.percolator._ids
-        assert not index.percolator._others
+        assert not index.percolator._filed
+        assert not index.percolator._filed_rules
         assert index.percolator._ids_forbidden == {}
-        assert index.percolator._ids.seconds == index.percolator._others.seconds == {}
+        assert index.percolator._filed.seconds == {}
         assert index.percolator._rules == {}
         assert index.percolator._sentiment == {}
 
