@@ -87,17 +87,26 @@ class StageLoop(Generic[In, Out]):
 
     def subscribe(self) -> None:
         topic = self.settings.topic(self.worker.source.name)
-        self.consumer.subscribe([topic], listener=_Rebalance(self))
+        self.consumer.subscribe([topic], listener=self.rebalance_listener())
+
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _Rebalance(self)
+
+    async def poll(self) -> dict[TopicPartition, list[Any]]:
+        """One fetch (empty after ``poll_timeout_ms``), and the marks liveness reads."""
+        kafka = self.settings.kafka
+        batch: dict[TopicPartition, list[Any]] = await self.consumer.getmany(
+            timeout_ms=kafka.poll_timeout_ms, max_records=kafka.max_batch
+        )
+        self.health.loop_turned()
+        self.metrics.last_loop_timestamp.labels(self._service).set(time.time())
+        return batch
 
     async def run(self, stop: asyncio.Event) -> None:
         """Runs until ``stop`` is set, then commits what was acknowledged."""
         kafka = self.settings.kafka
         while not stop.is_set():
-            batch = await self.consumer.getmany(
-                timeout_ms=kafka.poll_timeout_ms, max_records=kafka.max_batch
-            )
-            self.health.loop_turned()
-            self.metrics.last_loop_timestamp.labels(self._service).set(time.time())
+            batch = await self.poll()
             async with self._lock:
                 await self.harvest(wait=False)
                 if batch:

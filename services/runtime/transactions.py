@@ -33,7 +33,6 @@ writes of the aborted transaction) and goes on from the committed offsets (app.p
 """
 
 import asyncio
-import time
 from typing import Any
 
 import structlog
@@ -129,19 +128,13 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
         # raises it so the worker rebuilds instead of running without a partition's producer.
         self.rebalance_error: BaseException | None = None
 
-    def subscribe(self) -> None:
-        topic = self.settings.topic(self.worker.source.name)
-        self.consumer.subscribe([topic], listener=_TransactionalRebalance(self))
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _TransactionalRebalance(self)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Runs until ``stop`` is set, then waits for the transactions still committing."""
-        kafka = self.settings.kafka
         while not stop.is_set():
-            batch = await self.consumer.getmany(
-                timeout_ms=kafka.poll_timeout_ms, max_records=kafka.max_batch
-            )
-            self.health.loop_turned()
-            self.metrics.last_loop_timestamp.labels(self._service).set(time.time())
+            batch = await self.poll()
             if self.rebalance_error is not None:
                 raise self.rebalance_error
             async with self._lock:
