@@ -13,9 +13,8 @@ What is checked, each with aiokafka 0.14 on the broker the suite runs:
 
 import asyncio
 import contextlib
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,8 +23,6 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from schemas import topics
-from schemas.article import Article
-from schemas.raw import RawArticleEvent
 from services.ingest.settings import IngestSettings
 from services.ingest.step import build_worker
 from services.runtime.app import run_worker
@@ -33,10 +30,10 @@ from services.runtime.io import produce_raw, read_topic
 from services.runtime.kafka import ensure_newswire_topics
 from services.runtime.settings import CommitSettings, HttpSettings, KafkaSettings
 from services.runtime.transactions import PartitionProducers, transactional_id
-from services.runtime.worker import StepContext, Worker
+from services.runtime.worker import Worker
 from tests.conftest import new_prefix
 from tests.helpers import generated_article, raw_event
-from tests.integration.test_stage_loop import committed_and_end
+from tests.integration.test_stage_loop import committed_and_end, worker_with_a_bug
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -112,21 +109,13 @@ async def test_a_crash_mid_batch_leaves_nothing_of_its_transaction(kafka_bootstr
     prefix = new_prefix()
     await ensure_newswire_topics(kafka_bootstrap, prefix, partitions=1)
     settings = exactly_once(kafka_bootstrap, prefix, max_batch=500)
-    normal = build_worker(settings)
-    poison_title = f"POISON {uuid.uuid4().hex}"
-
-    async def buggy(raw: RawArticleEvent, ctx: StepContext) -> Sequence[Article] | Article | None:
-        if poison_title in raw.payload:
-            raise RuntimeError("a bug, not bad data")
-        return await normal.step(raw, ctx)
-
+    crashing, poison = worker_with_a_bug(settings)
     raw_topic = prefix + topics.RAW.name
     articles = prefix + topics.ARTICLES.name
     group = settings.group_for("ingest")
     await produce_raw(
         settings.kafka, raw_topic, [raw_event(generated_article(i)) for i in range(5)]
     )
-    crashing = Worker("ingest", topics.RAW, topics.ARTICLES, buggy, normal.tables)
     task = asyncio.create_task(
         run_worker(crashing, settings, stop=asyncio.Event(), registry=CollectorRegistry())
     )
@@ -139,7 +128,7 @@ async def test_a_crash_mid_batch_leaves_nothing_of_its_transaction(kafka_bootstr
     # Good records before the poison in one fetch: their outputs are in the open transaction
     # when the step fails.
     more = [raw_event(generated_article(i)) for i in range(5, 8)]
-    more += [raw_event(f"{poison_title}\n2025-01-01 00:00- x\n")]
+    more += [poison]
     more += [raw_event(generated_article(i)) for i in range(8, 10)]
     await produce_raw(settings.kafka, raw_topic, more)
     with pytest.raises(RuntimeError, match="a bug"):

@@ -127,12 +127,9 @@ async def test_outputs_and_dead_letters_then_commit(
     )
 
 
-async def test_a_crashing_step_commits_nothing_past_it_and_loses_nothing(
-    kafka_bootstrap: str,
-) -> None:
-    prefix = new_prefix()
-    await ensure_newswire_topics(kafka_bootstrap, prefix, partitions=1)
-    settings = settings_for(kafka_bootstrap, prefix, every=1)
+def worker_with_a_bug(settings: IngestSettings) -> tuple[Worker[Any, Any], RawArticleEvent]:
+    """The ingest worker with a bug that one event triggers (a RuntimeError, not bad data),
+    and that event."""
     normal = build_worker(settings)
     poison_title = f"POISON {uuid.uuid4().hex}"
 
@@ -141,13 +138,23 @@ async def test_a_crashing_step_commits_nothing_past_it_and_loses_nothing(
             raise RuntimeError("a bug, not bad data")
         return await normal.step(raw, ctx)
 
+    crashing = Worker("ingest", topics.RAW, topics.ARTICLES, buggy, normal.tables)
+    return crashing, raw_event(f"{poison_title}\n2025-01-01 00:00- x\n")
+
+
+async def test_a_crashing_step_commits_nothing_past_it_and_loses_nothing(
+    kafka_bootstrap: str,
+) -> None:
+    prefix = new_prefix()
+    await ensure_newswire_topics(kafka_bootstrap, prefix, partitions=1)
+    settings = settings_for(kafka_bootstrap, prefix, every=1)
+    crashing, poison = worker_with_a_bug(settings)
     raw_topic = prefix + topics.RAW.name
     group = settings.group_for("ingest")
     await produce_raw(
         settings.kafka, raw_topic, [raw_event(generated_article(i)) for i in range(5)]
     )
 
-    crashing = Worker("ingest", topics.RAW, topics.ARTICLES, buggy, normal.tables)
     stop = asyncio.Event()
     task = asyncio.create_task(
         run_worker(crashing, settings, stop=stop, registry=CollectorRegistry())
@@ -158,7 +165,7 @@ async def test_a_crashing_step_commits_nothing_past_it_and_loses_nothing(
         return committed == 5
 
     await wait_until(first_five_committed, 30, "the first 5 records committed")
-    more = [raw_event(f"{poison_title}\n2025-01-01 00:00- x\n")]
+    more = [poison]
     more += [raw_event(generated_article(i)) for i in range(5, 10)]
     await produce_raw(settings.kafka, raw_topic, more)
     with pytest.raises(RuntimeError, match="a bug"):
