@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import BenchBroker, cpu_seconds, peak_rss_mb, records_of, span_seconds, summary
 from bench.corpus import mixed
-from bench.ingest import PARTITIONS, paced_latency, prepare, settled
+from bench.ingest import PARTITIONS, articles_expected, paced_latency, prepare, settled
 from services.ingest.normalize import NormalizePolicy, normalize
 from services.runtime.io import produce_raw, raw_key
 from services.runtime.local import REPO_ROOT, WorkerProcess
@@ -33,8 +33,7 @@ async def one_stage(
     bootstrap: str, guarantee: str, backlog: list[Any], paced: list[Any], rate: float
 ) -> dict[str, Any]:
     no_lang = NormalizePolicy(detect_language=False)
-    distinct = list({e.payload: e for e in backlog}.values())
-    expected = sum(len(normalize(e, no_lang).articles) for e in distinct)
+    expected = articles_expected(backlog)
     prefix = await prepare(bootstrap, [])
     worker = WorkerProcess(
         "ingest",

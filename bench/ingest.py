@@ -76,6 +76,17 @@ async def paced_produce(kafka: KafkaSettings, topic: str, events: list[Any], rat
 PARTITIONS = 6
 
 
+def distinct_events(backlog: list[Any]) -> list[Any]:
+    """The backlog without its re-sent copies (same payload)."""
+    return list({e.payload: e for e in backlog}.values())
+
+
+def articles_expected(backlog: list[Any]) -> int:
+    """Articles ingest must write for ``backlog``: its copies are dropped as duplicates."""
+    no_lang = NormalizePolicy(detect_language=False)
+    return sum(len(normalize(e, no_lang).articles) for e in distinct_events(backlog))
+
+
 async def prepare(bootstrap: str, backlog: list[Any]) -> str:
     """A fresh topic prefix holding the backlog: every measurement starts alike."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
@@ -133,8 +144,8 @@ async def run(
         backlog = mixed(events, "backlog")
         paced = mixed(int(paced_rate * paced_seconds), "paced", duplicates=0.0, seed=11)
         no_lang = NormalizePolicy(detect_language=False)
-        distinct = list({e.payload: e for e in backlog}.values())
-        expected_articles = sum(len(normalize(e, no_lang).articles) for e in distinct)
+        distinct = distinct_events(backlog)
+        expected_articles = articles_expected(backlog)
         kib = sum(len(e.payload) for e in backlog) / len(backlog) / 1024
         print(
             f"broker {bootstrap}; {len(backlog)} raw events per run ({kib:.1f} KiB avg)", flush=True

@@ -20,8 +20,7 @@ import time
 
 from bench.common import cpu_seconds, records_of
 from bench.corpus import mixed
-from bench.ingest import PARTITIONS, prepare, settled
-from services.ingest.normalize import NormalizePolicy, normalize
+from bench.ingest import PARTITIONS, articles_expected, prepare, settled
 from services.runtime.io import produce_raw
 from services.runtime.local import REPO_ROOT, WorkerProcess
 from services.runtime.settings import KafkaSettings
@@ -29,9 +28,7 @@ from services.runtime.settings import KafkaSettings
 
 async def run(bootstrap: str, events: int, spy_out: str | None) -> None:
     backlog = mixed(events, "backlog")
-    no_lang = NormalizePolicy(detect_language=False)
-    distinct = list({e.payload: e for e in backlog}.values())
-    expected = sum(len(normalize(e, no_lang).articles) for e in distinct)
+    expected = articles_expected(backlog)
     prefix = await prepare(bootstrap, [])
     worker = WorkerProcess(
         "ingest",
