@@ -55,6 +55,7 @@ bench: setup
 	$(BIN)/python -m bench.enrich
 	$(BIN)/python -m bench.enrich_quality
 	$(BIN)/python -m bench.percolate
+	$(BIN)/python -m bench.guarantees
 
 ## chaos: six fault scenarios on a private broker, exact counts, a table and
 ## bench/results/chaos-<guarantee>.json; e.g. make chaos CHAOS_ARGS="--n 20000 --guarantee at_least_once"
