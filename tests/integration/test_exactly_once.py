@@ -12,10 +12,7 @@ What is checked, each with aiokafka 0.14 on the broker the suite runs:
 """
 
 import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -30,10 +27,9 @@ from services.runtime.io import produce_raw, read_topic
 from services.runtime.kafka import ensure_newswire_topics
 from services.runtime.settings import CommitSettings, HttpSettings, KafkaSettings
 from services.runtime.transactions import PartitionProducers, transactional_id
-from services.runtime.worker import Worker
 from tests.conftest import new_prefix
 from tests.helpers import generated_article, raw_event
-from tests.integration.test_stage_loop import committed_and_end, worker_with_a_bug
+from tests.integration.test_stage_loop import committed_and_end, running, worker_with_a_bug
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -48,19 +44,6 @@ def exactly_once(bootstrap: str, prefix: str, max_batch: int = 50) -> IngestSett
         processing_guarantee="exactly_once",
         rebuild_backoff_seconds=0.1,
     )
-
-
-@contextlib.asynccontextmanager
-async def running(
-    worker: Worker[Any, Any], settings: IngestSettings, registry: CollectorRegistry
-) -> AsyncIterator[asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(worker, settings, stop=stop, registry=registry))
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def article_keys(bootstrap: str, topic: str, idle: float = 1.5) -> Counter[bytes]:
@@ -83,7 +66,7 @@ async def test_outputs_dead_letters_and_offsets_commit_together(
 
     registry = CollectorRegistry()
     articles = topic_prefix + topics.ARTICLES.name
-    async with running(build_worker(settings), settings, registry):
+    async with running(build_worker(settings), settings, registry, raise_on_stop=True):
 
         async def all_out() -> bool:
             return len(await article_keys(kafka_bootstrap, articles, idle=0.5)) == 30
@@ -139,7 +122,7 @@ async def test_a_crash_mid_batch_leaves_nothing_of_its_transaction(kafka_bootstr
 
     # The fixed worker takes the partition's transactional id over (aborting what the crashed
     # one left open) and delivers the rest: 10 articles and the poison record's, each once.
-    async with running(build_worker(settings), settings, CollectorRegistry()):
+    async with running(build_worker(settings), settings, CollectorRegistry(), raise_on_stop=True):
 
         async def all_there() -> bool:
             return len(await article_keys(kafka_bootstrap, articles, idle=0.5)) == 11
@@ -197,7 +180,7 @@ async def test_a_fenced_worker_rebuilds_and_loses_nothing(kafka_bootstrap: str) 
     articles = prefix + topics.ARTICLES.name
     group = settings.group_for("ingest")
     registry = CollectorRegistry()
-    async with running(build_worker(settings), settings, registry) as task:
+    async with running(build_worker(settings), settings, registry, raise_on_stop=True) as task:
         await produce_raw(
             settings.kafka, raw_topic, [raw_event(generated_article(i)) for i in range(10)]
         )

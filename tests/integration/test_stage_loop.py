@@ -44,16 +44,25 @@ def settings_for(bootstrap: str, prefix: str, every: int = 1000) -> IngestSettin
 
 @contextlib.asynccontextmanager
 async def running(
-    worker: Worker[Any, Any], settings: IngestSettings, registry: CollectorRegistry
+    worker: Worker[Any, Any],
+    settings: IngestSettings,
+    registry: CollectorRegistry,
+    *,
+    raise_on_stop: bool = False,
 ) -> AsyncIterator[asyncio.Task[None]]:
+    """The worker in this process while the block runs; stopped after it (a failure on the
+    way out is raised with ``raise_on_stop``, else ignored: the test has asserted by then)."""
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(worker, settings, stop=stop, registry=registry))
     try:
         yield task
     finally:
         stop.set()
-        with contextlib.suppress(Exception):
+        if raise_on_stop:
             await asyncio.wait_for(task, 30)
+        else:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30)
 
 
 async def committed_and_end(bootstrap: str, topic: str, group: str) -> dict[int, tuple[int, int]]:

@@ -124,6 +124,19 @@ def _naive_ids(enriched: EnrichedArticle, subs: list[Subscription]) -> list[str]
     return sorted(a.subscription_id for a in match_naive(enriched, subs, NOW))
 
 
+def _matched_as_naive(
+    index: SubscriptionIndex, docs: list[EnrichedArticle], subs: list[Subscription]
+) -> int:
+    """Asserts the index matches each article as the naive loop does; returns how many
+    matches the comparison saw (a test asserts that was plenty)."""
+    total = 0
+    for d in docs:
+        expected = _naive_ids(d, subs)
+        assert index.matching(d) == expected
+        total += len(expected)
+    return total
+
+
 def _dense_subscriptions(n: int, docs: list[EnrichedArticle], seed: int) -> list[Subscription]:
     """Rules built from the articles' own words, pairs, entities, topics and tones, every
     construct of the language, min scores and shared rules: many matches and near misses."""
@@ -238,22 +251,12 @@ class TestSameMatchesAsTheNaiveLoop:
     def test_bench_shaped_subscriptions(self, docs: list[EnrichedArticle]) -> None:
         subs = bench_subscriptions(3000, docs, seed=11)
         index = SubscriptionIndex(subs)
-        total = 0
-        for d in docs:
-            expected = _naive_ids(d, subs)
-            assert index.matching(d) == expected
-            total += len(expected)
-        assert total > 1000  # the comparison saw plenty of matches
+        assert _matched_as_naive(index, docs, subs) > 1000  # the comparison saw plenty of matches
 
     def test_dense_subscriptions_of_every_construct(self, docs: list[EnrichedArticle]) -> None:
         subs = _dense_subscriptions(3000, docs, seed=5)
         index = SubscriptionIndex(subs)
-        total = 0
-        for d in docs:
-            expected = _naive_ids(d, subs)
-            assert index.matching(d) == expected
-            total += len(expected)
-        assert total > 10_000
+        assert _matched_as_naive(index, docs, subs) > 10_000
         for d in docs[:10]:  # whole alerts, terms and topics included
             assert index.match(d, NOW) == sorted(
                 match_naive(d, subs, NOW), key=lambda a: a.subscription_id
@@ -264,12 +267,7 @@ class TestSameMatchesAsTheNaiveLoop:
     ) -> None:
         subs = bench_subscriptions(3000, docs, seed=11)  # the bench's vocabulary: eval words
         index = SubscriptionIndex(subs)
-        total = 0
-        for d in news_docs:
-            expected = _naive_ids(d, subs)
-            assert index.matching(d) == expected
-            total += len(expected)
-        assert total > 1000
+        assert _matched_as_naive(index, news_docs, subs) > 1000
 
     def test_dense_subscriptions_on_news_length_articles(
         self, news_docs: list[EnrichedArticle]
@@ -278,12 +276,7 @@ class TestSameMatchesAsTheNaiveLoop:
         positions to pair, phrases and NEAR cross field ends, NOTs hit."""
         subs = _dense_subscriptions(3000, news_docs, seed=6)
         index = SubscriptionIndex(subs)
-        total = 0
-        for d in news_docs:
-            expected = _naive_ids(d, subs)
-            assert index.matching(d) == expected
-            total += len(expected)
-        assert total > 10_000
+        assert _matched_as_naive(index, news_docs, subs) > 10_000
         for d in news_docs[:5]:  # whole alerts, terms and topics included
             assert index.match(d, NOW) == sorted(
                 match_naive(d, subs, NOW), key=lambda a: a.subscription_id
