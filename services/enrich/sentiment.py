@@ -57,7 +57,7 @@ _BUT_AFTER = 1.5
 _BOOSTER_DECAY = (1.0, 0.95, 0.9)
 _DAMPENER = 0.5
 # Chosen on tests/eval/articles.yaml (the development set); tests/eval/sentiment_heldout.yaml
-# only reports how well that choice carries over (NOTES-sentiment.md).
+# only reports how well that choice carries over (docs/sentiment.md).
 _TITLE_WEIGHT = 2.0
 _SUMMARY_WEIGHT = 1.0
 _NEUTRAL_BAND = 0.15

@@ -74,9 +74,9 @@ def query_keys(node: Node) -> frozenset[Key] | None:
 
 
 # How many articles a key is expected to select, relatively (no corpus statistics: see
-# NOTES-percolate.md for why learned document frequencies did not pay here): a long word is
-# rarer than a short one, two adjacent words rarer than either, an entity rarer than a topic,
-# a sentiment threshold holds for a large share of articles, lang:en for almost all.
+# docs/work-notes/percolate.md for why learned document frequencies did not pay here): a long
+# word is rarer than a short one, two adjacent words rarer than either, an entity rarer than a
+# topic, a sentiment threshold holds for a large share of articles, lang:en for almost all.
 _KIND_COST = {
     "pair": 1.0,
     "entity": 6.0,

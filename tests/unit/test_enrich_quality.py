@@ -2,7 +2,7 @@
 
 Floors sit a little below the values measured when they were set (bench/enrich_quality.py;
 README "Enrich accuracy"). Sentiment is also held to a floor on tests/eval/sentiment_heldout.yaml,
-a set the model was not tuned on (NOTES-sentiment.md).
+a set the model was not tuned on (docs/sentiment.md).
 """
 
 import pytest
