@@ -1,8 +1,10 @@
 """The quick chaos run in ``make test``: 5,000 raw articles (plus 250 copies and 50 poison)
-through ingest → enrich → notify on the session's broker, for the scenarios that leave the
-broker alone: every worker SIGKILLed three times and restarted; an enrich worker SIGSTOPped
-past the session timeout and resumed. The full run (all six, 100,000) is test_chaos_full.py
-and ``make chaos``.
+through ingest → enrich → notify on the session's broker, for the four scenarios that leave
+the broker alone: every worker SIGKILLed three times and restarted; an enrich worker
+SIGSTOPped past the session timeout and resumed; enrich scaled 1 → 4 → 1; a webhook receiver
+that hangs, fails, then recovers (deliver running too). The broker scenarios need a broker of
+their own and minutes of outage: test_readiness.py stops a worker's broker in both modes in
+``make test``; the full run (all six, 100,000) is test_chaos_full.py and ``make chaos``.
 
 Both guarantees are run: at-least-once must lose nothing, exactly-once must lose and repeat
 nothing."""
@@ -19,7 +21,7 @@ from tests.chaos.harness import Harness, Result, table
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
 N = 5_000
-QUICK = ("worker_kills", "zombie")
+QUICK = ("worker_kills", "zombie", "scale", "webhook")
 
 
 @pytest.fixture(scope="module")
