@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic.json_schema import models_json_schema
 
-from schemas.subscription import API_MODELS, EVENT_ID, SUBSCRIPTION_ID
+from schemas.subscription import API_MODELS, EVENT_ID, POSITIONS_ID, SUBSCRIPTION_ID
 
 OPENAPI_PATH = Path(__file__).parent / "openapi.yaml"
 
@@ -52,6 +52,13 @@ _IF_MATCH = {
     "required": False,
     "description": 'The ETag ("<version>") you read; the change is refused (412) if it moved on.',
     "schema": {"type": "string"},
+}
+_SUBSCRIPTION_FILTER = {
+    "name": "subscription",
+    "in": "query",
+    "required": False,
+    "description": "Only this subscription's alerts",
+    "schema": {"type": "string", "pattern": SUBSCRIPTION_ID},
 }
 _ETAG = {"ETag": {"description": '"<version>"', "schema": {"type": "string"}}}
 
@@ -197,6 +204,72 @@ def document() -> dict[str, Any]:
                         "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     },
                     **_errors("400", "404", "409", "429"),
+                },
+            },
+        },
+        # --- the console's calls (services/notify/console/) -----------------------------------
+        "/v1/preview": {
+            "post": {
+                "operationId": "previewQuery",
+                "summary": "Dry run of a query not saved yet against the recent articles",
+                "description": (
+                    "The console's live preview. A query that does not parse is a 400 whose "
+                    "`position` names the character."
+                ),
+                "requestBody": {"required": True, "content": _json("PreviewRequest")},
+                "responses": {
+                    "200": {
+                        "description": "Matches, newest first",
+                        "content": _json("DryRunResult"),
+                    },
+                    **_errors("400", "413", "415", "422"),
+                },
+            },
+        },
+        "/v1/alerts": {
+            "get": {
+                "operationId": "recentAlerts",
+                "summary": "This key's most recent alerts (all its subscriptions, or one)",
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 5000},
+                    },
+                    _SUBSCRIPTION_FILTER,
+                ],
+                "responses": {
+                    "200": {"description": "Newest first", "content": _json("AlertsPage")},
+                    **_errors("400", "404", "503"),
+                },
+            },
+        },
+        "/v1/alerts/stream": {
+            "get": {
+                "operationId": "streamAllAlerts",
+                "summary": "Server-Sent Events: this key's alerts after a resume point",
+                "description": (
+                    "Each event: `id: <next offset per partition>`, `event: alert`, "
+                    "`data: <Alert JSON>`. Send the last id received, or the `resume_id` of "
+                    "GET /v1/alerts, as `Last-Event-ID`: the stream continues exactly after it. "
+                    "Without it the stream starts at the newest alert."
+                ),
+                "parameters": [
+                    _SUBSCRIPTION_FILTER,
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": POSITIONS_ID},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An event stream that stays open",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **_errors("400", "404", "429"),
                 },
             },
         },

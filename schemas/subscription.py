@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas._base import Contract, UtcDatetime
+from schemas.alert import Alert
 from services.query.parser import MAX_QUERY_CHARS, QuerySyntaxError, parse
 
 MAX_NAME_CHARS = 200
@@ -33,10 +34,15 @@ MAX_STORY_WINDOW_S = 7 * 24 * 3600
 
 SUBSCRIPTION_ID = r"^[A-Za-z0-9._:-]{1,200}$"
 EVENT_ID = r"^[0-9]{1,6}:[0-9]{1,19}$"  # an SSE event id: <partition>:<offset>
+# The all-subscriptions stream's event id: the next offset to read on each partition of
+# news.alerts, comma-separated in partition order (a resume point, not one record).
+POSITIONS_ID = r"^[0-9]{1,19}(,[0-9]{1,19}){0,1023}$"
 KEY_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 Mode = Literal["every", "story"]
-Status = Literal["active", "disabled"]
+# active: matched; paused: by its owner, not matched until resumed; disabled: by the system
+# (its webhook answered 410 Gone) or by the owner, with ``status_reason`` saying which.
+Status = Literal["active", "paused", "disabled"]
 
 
 def check_query(query: str | None) -> str | None:
@@ -266,6 +272,10 @@ class DryRunMatch(BaseModel):
     matched_topics: list[str]
     matched_terms: list[str]
     explanation: list[str] = Field(description="The rule as a tree, each clause ✓ or ✗.")
+    source: str = Field(default="", description="The scraper feed it came from.")
+    snippet: str = Field(
+        default="", description="The start of the summary (or body), for highlighting terms."
+    )
 
 
 class DryRunResult(BaseModel):
@@ -274,6 +284,58 @@ class DryRunResult(BaseModel):
     subscription_id: str
     articles_checked: int
     matches: list[DryRunMatch]
+
+
+class PreviewRequest(ApiModel):
+    """POST /v1/preview: a query not saved yet, dry-run against the recent articles (the
+    console's live preview). A bad query is a 400 whose ``position`` names the character."""
+
+    query: str | None = Field(default=None, max_length=MAX_QUERY_CHARS)
+    topics: list[str] = Field(default_factory=list, max_length=MAX_TOPICS)
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    limit: int = Field(default=20, ge=1, le=200, description="At most this many matches.")
+
+    @model_validator(mode="after")
+    def _wants_something(self) -> "PreviewRequest":
+        if not self.topics and not (self.query or "").strip():
+            raise ValueError("give a query, topics, or both")
+        return self
+
+
+class AlertsParams(ApiModel):
+    """GET /v1/alerts query parameters."""
+
+    limit: int = Field(default=200, ge=1, le=5000)
+    subscription: str | None = Field(default=None, pattern=SUBSCRIPTION_ID)
+
+
+class AlertStreamParams(ApiModel):
+    """GET /v1/alerts/stream query parameters and the resume header."""
+
+    subscription: str | None = Field(default=None, pattern=SUBSCRIPTION_ID)
+    last_event_id: str | None = Field(
+        default=None,
+        pattern=POSITIONS_ID,
+        description="The id of the last event received, or the resume_id of GET /v1/alerts.",
+    )
+
+
+class AlertItem(BaseModel):
+    event_id: str = Field(description="<partition>:<offset> of the alert on news.alerts.")
+    alert: Alert
+
+
+class AlertsPage(BaseModel):
+    """GET /v1/alerts: this key's most recent alerts, newest first."""
+
+    items: list[AlertItem]
+    resume_id: str = Field(
+        description=(
+            "Send as Last-Event-ID to GET /v1/alerts/stream to receive exactly the alerts "
+            "after these: none missed, none twice."
+        )
+    )
+    scanned: int = Field(description="Records of news.alerts read to answer.")
 
 
 class Problem(BaseModel):
@@ -301,5 +363,7 @@ API_MODELS: tuple[type[BaseModel], ...] = (
     SubscriptionCreated,
     SubscriptionPage,
     DryRunResult,
+    PreviewRequest,
+    AlertsPage,
     Problem,
 )

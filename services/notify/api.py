@@ -9,8 +9,12 @@
     DELETE /v1/subscriptions/{id}         delete (204)
     POST   /v1/subscriptions/{id}/test    dry run against the recent articles, with explanations
     GET    /v1/stream?subscription={id}   Server-Sent Events from news.alerts, Last-Event-ID resume
+    POST   /v1/preview                    dry run of a query not saved yet (the console's preview)
+    GET    /v1/alerts                     this key's recent alerts, all its subscriptions
+    GET    /v1/alerts/stream              the alerts after those, live (SSE, Last-Event-ID resume)
+    GET    /                              the subscriber console (static; no key needed to load it)
 
-Every request carries ``Authorization: Bearer <key>``; a key sees only its own subscriptions
+Every ``/v1`` request carries ``Authorization: Bearer <key>``; a key sees only its own subscriptions
 (another key's answer 404, as if they did not exist). Errors are RFC 9457
 ``application/problem+json``. Writes go through the :class:`SubscriptionStore` (the
 compacted topic) and are answered after the broker acknowledged them.
@@ -32,7 +36,12 @@ from pydantic import BaseModel, ValidationError
 
 from schemas import topics
 from schemas.subscription import (
+    AlertItem,
+    AlertsPage,
+    AlertsParams,
+    AlertStreamParams,
     ListParams,
+    PreviewRequest,
     Problem,
     StreamParams,
     Subscription,
@@ -44,6 +53,7 @@ from schemas.subscription import (
     WebhookRequest,
     WebhookTarget,
 )
+from services.notify import alerts_feed
 from services.notify.api_protocol import (
     StreamSlots,
     UrlChecker,
@@ -61,7 +71,8 @@ from services.notify.api_protocol import (
     subscription_of,
 )
 from services.notify.apikeys import KeyRing
-from services.notify.dryrun import RecentArticles, dry_run
+from services.notify.console import add_console_routes
+from services.notify.dryrun import Draft, RecentArticles, dry_run
 from services.notify.settings import ApiSettings
 from services.notify.store import SubscriptionStore
 from services.query import QuerySyntaxError, parse
@@ -180,6 +191,10 @@ class SubscriptionApi:
         r.add_delete("/v1/subscriptions/{id}", self.delete)
         r.add_post("/v1/subscriptions/{id}/test", self.test)
         r.add_get("/v1/stream", self.stream)
+        r.add_post("/v1/preview", self.preview)
+        r.add_get("/v1/alerts", self.alerts)
+        r.add_get("/v1/alerts/stream", self.alerts_stream)
+        add_console_routes(app)
         return app
 
     # --- middlewares -------------------------------------------------------------------------
@@ -215,6 +230,8 @@ class SubscriptionApi:
     async def _authenticate(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        if not request.path.startswith("/v1/"):
+            return await handler(request)  # the console's static files: no data in them
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         owner = self.keys.authenticate(key.strip()) if scheme.lower() == "bearer" else None
@@ -441,9 +458,10 @@ class SubscriptionApi:
             delivery = delivery.model_copy(update={"stream": body.stream})
         if "status" in given and body.status is not None and body.status != sub.status:
             changes["status"] = body.status
-            changes["status_reason"] = (
-                "disabled by the owner" if body.status == "disabled" else None
-            )
+            changes["status_reason"] = {
+                "disabled": "disabled by the owner",
+                "paused": "paused by the owner",
+            }.get(body.status)
         data = {
             **sub.model_dump(),
             **changes,
@@ -578,6 +596,125 @@ class SubscriptionApi:
             log.info("stream_closed", subscription_id=sub_id, stopping=self.stopping.is_set())
             return response
         finally:
+            await consumer.stop()
+
+    # --- the console's calls -----------------------------------------------------------------
+
+    async def preview(self, request: web.Request) -> web.Response:
+        body = await self._body(request, PreviewRequest)
+        self._check_query(body.query)
+        draft = Draft(body.query or None, tuple(body.topics), body.min_score)
+        return self._json(dry_run(draft, self.recent.snapshot(), limit=body.limit))
+
+    def _wanted(self, request: web.Request, only: str | None) -> alerts_feed.Wanted:
+        """Which alert keys are the caller's (one subscription of theirs, with ``only``)."""
+        if only is not None:
+            ids = {self._owned(request, only).id.encode()}
+        else:
+            ids = {i.encode() for i in self.store.owned_by(request[_OWNER_KEY])}
+        return ids.__contains__
+
+    async def alerts(self, request: web.Request) -> web.Response:
+        params = self._params(AlertsParams, dict(request.query))
+        wanted = self._wanted(request, params.subscription)
+        consumer = alerts_feed.alerts_consumer(self.bootstrap)
+        await consumer.start()
+        try:
+            items, positions, scanned = await alerts_feed.recent(
+                consumer,
+                self.alerts_topic,
+                wanted,
+                params.limit,
+                self.settings.alerts_scan_per_partition,
+            )
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("alerts_read_failed", error=repr(exc))
+            raise ApiError(503, "Service Unavailable", "news.alerts could not be read") from exc
+        finally:
+            await consumer.stop()
+        page = AlertsPage(
+            items=[AlertItem(event_id=i.event_id, alert=i.alert) for i in items],
+            resume_id=alerts_feed.encode_positions(positions),
+            scanned=scanned,
+        )
+        return self._json(page)
+
+    async def alerts_stream(self, request: web.Request) -> web.StreamResponse:
+        owner = request[_OWNER_KEY]
+        params = self._params(
+            AlertStreamParams,
+            {**request.query, "last_event_id": request.headers.get("Last-Event-ID") or None},
+        )
+        only = params.subscription
+        self._wanted(request, only)  # 404 now for another key's subscription
+        start = params.last_event_id
+        s = self.settings
+        if not self._streams.take(owner, s.max_streams, s.max_streams_per_key):
+            error = ApiError(
+                429, "Too Many Streams", "too many open streams for this key or this server"
+            )
+            error.headers["Retry-After"] = "5"
+            raise error
+        consumer = alerts_feed.alerts_consumer(self.bootstrap)
+        try:
+            await consumer.start()
+            partitions = len(await topic_partitions(consumer, self.alerts_topic))
+            try:
+                positions = (
+                    alerts_feed.decode_positions(start, partitions) if start is not None else None
+                )
+            except ValueError as exc:
+                raise ApiError(400, "Invalid Last-Event-ID", str(exc)) from exc
+
+            def wanted() -> alerts_feed.Wanted:
+                try:
+                    return self._wanted(request, only)
+                except ApiError:
+                    return lambda _key: False  # deleted meanwhile: nothing more of it
+
+            feed = alerts_feed.follow(consumer, self.alerts_topic, wanted, positions, self.stopping)
+            try:
+                first = await anext(feed)
+            except ValueError as exc:
+                raise ApiError(400, "Invalid Last-Event-ID", str(exc)) from exc
+            response = web.StreamResponse(
+                headers={
+                    "Content-Type": "text/event-stream",
+                    "Cache-Control": "no-cache",
+                    "X-Accel-Buffering": "no",
+                }
+            )
+            await response.prepare(request)
+            await response.write(b"retry: 2000\n: stream open\n\n")
+            beat = time.monotonic()
+            log.info("alerts_stream_opened", owner=owner, subscription_id=only)
+            try:
+                item: alerts_feed.FeedItem | None = first
+                while True:
+                    if item is not None:
+                        event_id = alerts_feed.encode_positions(item.positions)
+                        data = item.alert.model_dump_json().encode()
+                        await response.write(sse_event(event_id, "alert", data))
+                    else:
+                        if time.monotonic() - beat >= s.stream_heartbeat_seconds:
+                            await response.write(b": heartbeat\n\n")
+                            beat = time.monotonic()
+                        if request.transport is None or request.transport.is_closing():
+                            break
+                    try:
+                        item = await anext(feed)
+                    except StopAsyncIteration:
+                        break
+            except ConnectionResetError:
+                pass
+            except KafkaError as exc:
+                log.warning("alerts_stream_broker_error", error=repr(exc))
+            finally:
+                await feed.aclose()
+            log.info("alerts_stream_closed", owner=owner, stopping=self.stopping.is_set())
+            return response
+        finally:
+            self._streams.give(owner)
             await consumer.stop()
 
 

@@ -6,7 +6,8 @@ buffer so a dry run costs no broker round trip and no unbounded memory.
 """
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from schemas.enriched import EnrichedArticle
 from schemas.subscription import DryRunMatch, DryRunResult
@@ -33,12 +34,41 @@ class RecentArticles:
         return len(self._items)
 
 
-def dry_run(sub: Matchable, articles: Iterable[EnrichedArticle]) -> DryRunResult:
-    """Evaluates ``sub`` as the matcher does, newest article first; explains each match."""
+SNIPPET_CHARS = 280
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A query not saved as a subscription yet (the console's live preview)."""
+
+    query: str | None
+    topics: Sequence[str] = ()
+    min_score: float = 0.0
+    id: str = "preview"
+    name: str = "preview"
+
+
+def snippet(enriched: EnrichedArticle, limit: int = SNIPPET_CHARS) -> str:
+    """The start of the summary, else of the body, cut at a word."""
+    article = enriched.article
+    text = " ".join(article.summary) or article.body
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def dry_run(
+    sub: Matchable, articles: Iterable[EnrichedArticle], limit: int | None = None
+) -> DryRunResult:
+    """Evaluates ``sub`` as the matcher does, newest article first; explains each match
+    (the first ``limit`` of them, when given)."""
     rule = rule_of(sub)
     checked = 0
     matches: list[DryRunMatch] = []
     for enriched in reversed(list(articles)):
+        if limit is not None and len(matches) >= limit:
+            break
         checked += 1
         hits = [t for t in enriched.topics if t.id in sub.topics and t.score >= sub.min_score]
         if sub.topics and not hits:
@@ -67,6 +97,8 @@ def dry_run(sub: Matchable, articles: Iterable[EnrichedArticle]) -> DryRunResult
                 matched_topics=[t.id for t in hits],
                 matched_terms=terms,
                 explanation=lines,
+                source=article.source,
+                snippet=snippet(enriched),
             )
         )
     return DryRunResult(subscription_id=sub.id, articles_checked=checked, matches=matches)

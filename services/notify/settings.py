@@ -90,6 +90,9 @@ class ApiSettings(BaseModel):
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     max_streams: int = Field(default=100, ge=1, description="Open SSE streams, all keys.")
     max_streams_per_key: int = Field(default=5, ge=1)
+    # GET /v1/alerts reads at most this many of the newest records of each news.alerts
+    # partition (all keys' alerts share them): a bound on the call's time and memory.
+    alerts_scan_per_partition: int = Field(default=20_000, ge=1, le=1_000_000)
 
 
 class NotifySettings(RuntimeSettings):

@@ -1,11 +1,14 @@
 """Worker processes for end-to-end tests: real `newswire <service>` processes, real signals."""
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
-from services.runtime.local import WorkerProcess
+from services.runtime.local import WorkerProcess, free_port
+from tests.e2e.browser import browser, page  # noqa: F401  (fixtures of the browser tests)
 
 Spawn = Callable[..., WorkerProcess]
 
@@ -50,3 +53,35 @@ async def start_all_stages(
     for worker in (ingest, enrich, notify, deliver):
         await worker.wait_ready()
     return ingest, enrich, notify, deliver
+
+
+@dataclass
+class Receiver:
+    """Webhook requests as received, per path."""
+
+    port: int
+    got: dict[str, list[tuple[dict[str, str], bytes]]] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver(free_port())
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        path = request.match_info["path"]
+        rec.got.setdefault(path, []).append((dict(request.headers), body))
+        return web.Response(status=410 if path == "gone" else 204)
+
+    app = web.Application()
+    app.router.add_post("/{path}", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", rec.port).start()
+    try:
+        yield rec
+    finally:
+        await runner.cleanup()

@@ -9,21 +9,17 @@ Signatures are checked with the independent ``standardwebhooks`` package.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.notify.apikeys import new_key
 from services.runtime.io import produce_raw
-from services.runtime.local import free_port
 from services.runtime.settings import KafkaSettings
 from tests.api_client import ApiClient
-from tests.e2e.conftest import Spawn, start_all_stages
+from tests.e2e.conftest import Receiver, Spawn, start_all_stages
 from tests.helpers import raw_event, seed_text
 from tests.waiting import wait_until
 
@@ -45,38 +41,6 @@ def rewrite_of_seed() -> str:
         "",
     )
     return text.replace("On February 27, 2025,", "On Thursday,")
-
-
-@dataclass
-class Receiver:
-    """Webhook requests as received, per path."""
-
-    port: int
-    got: dict[str, list[tuple[dict[str, str], bytes]]] = field(default_factory=dict)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver(free_port())
-
-    async def hook(request: web.Request) -> web.Response:
-        body = await request.read()
-        path = request.match_info["path"]
-        rec.got.setdefault(path, []).append((dict(request.headers), body))
-        return web.Response(status=410 if path == "gone" else 204)
-
-    app = web.Application()
-    app.router.add_post("/{path}", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", rec.port).start()
-    try:
-        yield rec
-    finally:
-        await runner.cleanup()
 
 
 def verified(secret: str, headers: dict[str, str], body: bytes) -> Any:

@@ -1,0 +1,152 @@
+"""The subscriber console in a real headless Chromium, against real worker processes on the
+real broker: sign in, write a query (a syntax error shown inline, then a good one), produce
+the seed as a scraper would, watch its alert arrive live, open its explanation, preview the
+query on the recent articles, pause the subscription, produce another matching article and
+see no new alert (another key's subscription proves that article went through), and check
+the delivery page. Each page's screenshot is written to docs/screenshots/.
+"""
+
+import json
+
+import aiohttp
+import pytest
+from playwright.async_api import Page, Request, expect
+
+from services.notify.apikeys import new_key
+from services.runtime.io import produce_raw
+from services.runtime.settings import KafkaSettings
+from tests.api_client import ApiClient
+from tests.e2e.browser import SCREENSHOTS
+from tests.e2e.conftest import Receiver, Spawn, start_all_stages
+from tests.e2e.test_webhook_pipeline import rewrite_of_seed
+from tests.helpers import raw_event, seed_text
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+ALICE, ALICE_LINE = new_key("alice")
+BOB, BOB_LINE = new_key("bob")
+KEYS = json.dumps(dict([ALICE_LINE.split(), BOB_LINE.split()]))
+QUERY = '"security guarantee*" NEAR/10 ukrain*'
+SEED_TITLE = "Starmer meets Trump in critical talks over Ukraine security guarantees"
+WAIT_MS = 90_000
+
+
+async def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_console_end_to_end(
+    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, receiver: Receiver, page: Page
+) -> None:
+    ingest, enrich, notify, deliver = await start_all_stages(
+        spawn, KEYS, NEWSWIRE_NOTIFY__RETRY_BASE_DELAY_SECONDS="0.1"
+    )
+    requested: list[str] = []
+
+    def on_request(request: Request) -> None:
+        requested.append(request.url)
+
+    page.on("request", on_request)
+    kafka = KafkaSettings(bootstrap=kafka_bootstrap)
+    raw = topic_prefix + "news.raw"
+
+    # Sign in: a wrong key is refused on the page, the right one opens the console.
+    await page.goto(notify.api_url + "/")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await shot(page, "sign-in")
+    await page.get_by_label("API key").fill("nw_wrong")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#signin-error")).to_have_text("That key was refused.")
+    await page.get_by_label("API key").fill(ALICE)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible()
+
+    # A subscription for Ukraine security guarantees: first a query that does not parse.
+    await page.get_by_role("button", name="New subscription").click()
+    await page.get_by_label("Name", exact=True).fill("Ukraine security guarantees")
+    query = page.get_by_label("Query", exact=True)
+    await query.fill('"security guarantee*" NEAR/10 (ukrain*')
+    error = page.locator("#query-error")
+    await expect(error).to_contain_text("at character")
+    await expect(query).to_have_attribute("aria-invalid", "true")
+    position = await error.locator("code").get_attribute("data-position")
+    assert position is not None
+    assert int(position) > 0
+    await query.fill(QUERY)
+    await expect(error).to_be_empty()
+    await expect(query).not_to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("Webhook URL").fill(receiver.url("hook"))
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#editor-secret")).to_contain_text("whsec_")
+    row = page.locator("#subs-table tbody tr", has_text="Ukraine security guarantees")
+    await expect(row).to_have_count(1)
+    await expect(row.locator(".status-active")).to_have_text("active")
+    await page.get_by_role("button", name="Cancel").click()
+
+    # Live alerts: the stream is open before the article is produced.
+    await page.get_by_role("link", name="Live alerts").click()
+    await expect(page.locator("#stream-state")).to_have_text("Live", timeout=WAIT_MS)
+    await produce_raw(kafka, raw, [raw_event(seed_text(), source="wire")])
+    alerts = page.locator("#alerts-list > li")
+    await expect(alerts).to_have_count(1, timeout=WAIT_MS)
+    await expect(alerts.first).to_contain_text(SEED_TITLE)
+    await expect(alerts.first.locator("mark").first).to_be_visible()  # matched terms
+    why = alerts.first.get_by_role("button", name="Why this alert")
+    await why.click()
+    await expect(why).to_have_attribute("aria-expanded", "true")
+    await expect(alerts.first.locator(".explain pre")).to_contain_text("✓", timeout=10_000)
+    await shot(page, "live-alerts")
+
+    # The editor's preview finds the seed among the recent articles, terms highlighted.
+    await page.get_by_role("link", name="Subscriptions").click()
+    await row.get_by_role("button", name="Edit Ukraine security guarantees").click()
+    matches = page.locator("#preview-list > li")
+    await expect(matches).to_have_count(1, timeout=10_000)
+    await expect(matches.first).to_contain_text(SEED_TITLE)
+    await expect(matches.first.locator("mark").first).to_be_visible()
+    await shot(page, "subscriptions")
+    await page.get_by_role("button", name="Cancel").click()
+
+    # Pause it; bob's subscription (same query, another key) will show the next article
+    # went through the pipeline while alice's got nothing.
+    await row.get_by_role("button", name="Pause").click()
+    await expect(row.locator(".status-paused")).to_have_text("paused")
+    async with aiohttp.ClientSession() as http:
+        bob = ApiClient(notify.api_url, BOB, http)
+        created = await bob.call("POST", "/v1/subscriptions", {"name": "control", "query": QUERY})
+        assert created.status == 201, created.json()
+        await page.get_by_role("link", name="Live alerts").click()
+        await expect(page.locator("#stream-state")).to_have_text("Live", timeout=WAIT_MS)
+        rewrite = raw_event(rewrite_of_seed(), source="daily", url="https://daily.example/starmer")
+        await produce_raw(kafka, raw, [rewrite])
+
+        async def bob_alerted() -> bool:
+            answer = await bob.call("GET", "/v1/alerts")
+            return len(answer.json()["items"]) == 1
+
+        await wait_until(bob_alerted, 90, "the control subscription's alert")
+        alice = ApiClient(notify.api_url, ALICE, http)
+        mine = (await alice.call("GET", "/v1/alerts")).json()["items"]
+    assert [i["alert"]["title"] for i in mine] == [SEED_TITLE]
+    await page.wait_for_timeout(1500)  # time for a wrong alert to reach the page
+    await expect(alerts).to_have_count(1)
+
+    # Delivery: the seed's webhook was delivered; a test event goes out and is listed.
+    await page.get_by_role("link", name="Delivery").click()
+    card = page.locator("#delivery-list section", has_text="Ukraine security guarantees")
+    await expect(card.locator("table tbody tr")).not_to_have_count(0, timeout=WAIT_MS)
+    await expect(card).to_contain_text("delivered")
+    hooks_before = len(receiver.got.get("hook", []))
+    await card.get_by_role("button", name="Send test event").click()
+    await expect(card.get_by_role("status")).to_contain_text("Test event: 204")
+    await expect(card.locator("table tbody tr", has_text="test")).to_have_count(1)
+    assert len(receiver.got["hook"]) == hooks_before + 1
+    await shot(page, "delivery")
+
+    # The key went only in headers: never in a URL, never in a worker's log.
+    assert all(ALICE not in url for url in requested)
+    assert ALICE not in page.url
+    for worker in (ingest, enrich, notify, deliver):
+        assert ALICE not in worker.log_path.read_text(errors="replace")
