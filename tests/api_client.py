@@ -130,14 +130,16 @@ class ApiClient:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, subscription: str, last_event_id: str | None = None
+        self, subscription: str | None, last_event_id: str | None = None, path: str = "/v1/stream"
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """GET /v1/stream; the open response (status and headers checked against the
-        document) for reading events."""
+        """GET ``path`` (/v1/stream, or /v1/alerts/stream); the open response (status and
+        headers checked against the document) for reading events."""
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
-        url = f"{self.base}/v1/stream?subscription={subscription}"
+        url = f"{self.base}{path}"
+        if subscription is not None:
+            url += f"?subscription={subscription}"
         async with self.http.get(url, headers=headers) as resp:
             request = _recorded_request(self.base, "GET", url, headers, None)
             assert resp.status == 200, await resp.text()
@@ -150,7 +152,7 @@ class ApiClient:
             )
             SPEC.validate_request(request)
             SPEC.validate_response(request, response)
-            self.seen.add(("get", "/v1/stream", 200))
+            self.seen.add(("get", path, 200))
             yield resp
 
 

@@ -627,7 +627,8 @@ class SubscriptionApi:
                 params.limit,
                 self.settings.alerts_scan_per_partition,
             )
-        except (TimeoutError, KafkaError) as exc:
+        except (TimeoutError, KafkaError, ValueError) as exc:
+            # ValueError: news.alerts does not exist (yet); the other two, the broker.
             log.warning("alerts_read_failed", error=repr(exc))
             raise ApiError(503, "Service Unavailable", "news.alerts could not be read") from exc
         finally:

@@ -640,6 +640,91 @@ class TestStream:
             assert time.monotonic() - started < 5
 
 
+class TestConsoleCalls:
+    """The console's calls: a preview of an unsaved query, a key's recent alerts across its
+    subscriptions, and the live stream after them with exact resume ids."""
+
+    async def test_preview_explains_and_positions_errors(self, api: Running) -> None:
+        seed = enriched_of(seed_text())
+        for enriched in (enriched_of(sample_text("spain-heatwave.txt")), seed):
+            api.recent.add(enriched)
+        answer = await api.alice.call("POST", "/v1/preview", {"query": GUARANTEES["query"]})
+        assert answer.status == 200
+        [match] = answer.json()["matches"]
+        assert match["article_id"] == seed.article.article_id
+        assert match["source"] == seed.article.source
+        assert "Ukraine" in match["snippet"]
+        assert "security guarantees" in match["matched_terms"]
+        assert any(line.startswith("✓") for line in match["explanation"])
+        bad = await api.alice.call("POST", "/v1/preview", {"query": '"security AND ('})
+        assert bad.status == 400
+        assert bad.json()["position"] >= 0
+        empty = await api.alice.call("POST", "/v1/preview", {"query": " "})
+        assert empty.status == 422
+        limited = await api.alice.call("POST", "/v1/preview", {"query": "*", "limit": 1})
+        assert limited.status in (200, 400)  # a bare wildcard may be refused by the parser
+
+    async def test_recent_alerts_are_the_keys_own_newest_first(self, api: Running) -> None:
+        mine = [(await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]]
+        mine.append((await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"])
+        theirs = (await api.bob.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        await produce_alerts(
+            api, [alert_for(mine[n % 2] if n % 3 else theirs, n) for n in range(12)]
+        )
+        page = (await api.alice.call("GET", "/v1/alerts")).json()
+        titles = [i["alert"]["title"] for i in page["items"]]
+        assert titles == [f"title {n}" for n in reversed(range(12)) if n % 3]
+        assert page["scanned"] == 12
+        assert page["resume_id"].count(",") == 2  # three partitions
+        one = (await api.alice.call("GET", f"/v1/alerts?subscription={mine[0]}&limit=2")).json()
+        assert [i["alert"]["subscription_id"] for i in one["items"]] == [mine[0]] * 2
+        assert [i["alert"]["title"] for i in one["items"]] == ["title 10", "title 8"]
+        hidden = await api.bob.call("GET", f"/v1/alerts?subscription={mine[0]}")
+        assert hidden.status == 404
+
+    async def test_the_stream_continues_exactly_after_the_history(self, api: Running) -> None:
+        subs = [(await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]]
+        subs.append((await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"])
+        theirs = (await api.bob.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        await produce_alerts(api, [alert_for(subs[0], 0), alert_for(subs[1], 1)])
+        history = (await api.alice.call("GET", "/v1/alerts")).json()
+        assert len(history["items"]) == 2
+        # Produced after the history was read, before the stream opens: not missed.
+        await produce_alerts(api, [alert_for(subs[1], 2), alert_for(theirs, 3)])
+        path = "/v1/alerts/stream"
+        async with api.alice.stream(None, history["resume_id"], path=path) as resp:
+            first = await read_event(resp, 15)
+            await produce_alerts(api, [alert_for(subs[0], 4), alert_for(subs[1], 5)])
+            second = await read_event(resp, 15)
+        assert [json.loads(e["data"])["article_id"] for e in (first, second)] == [
+            "article-2",
+            "article-4",
+        ]
+        # Disconnected after article-4: a resume from its id gets article-5 and nothing twice.
+        await produce_alerts(api, [alert_for(subs[0], 6)])
+        async with api.alice.stream(None, second["id"], path=path) as resp:
+            again = [await read_event(resp, 15), await read_event(resp, 15)]
+        assert [json.loads(e["data"])["article_id"] for e in again] == ["article-5", "article-6"]
+        # Without a resume id the stream starts at the newest: nothing old comes again.
+        async with api.alice.stream(subs[0], path=path) as resp:
+            await produce_alerts(api, [alert_for(subs[1], 7), alert_for(subs[0], 8)])
+            only = await read_event(resp, 15)
+        assert json.loads(only["data"])["article_id"] == "article-8"
+
+    async def test_stream_refusals(self, api: Running) -> None:
+        sub = (await api.alice.call("POST", "/v1/subscriptions", GUARANTEES)).json()["id"]
+        path = "/v1/alerts/stream"
+        for bad in ("1,2", "0,0,0,0", "x,y,z"):
+            answer = await api.alice.call(
+                "GET", path, headers={"Last-Event-ID": bad}, valid_request=bad != "x,y,z"
+            )
+            assert answer.status == 400, bad
+        ahead = await api.alice.call("GET", path, headers={"Last-Event-ID": "0,0,99"})
+        assert ahead.status == 400
+        assert "the id names 99" in ahead.json()["detail"]
+        assert (await api.bob.call("GET", f"{path}?subscription={sub}")).status == 404
+
+
 class TestContract:
     async def test_every_documented_response_was_seen_over_http(
         self, kafka_bootstrap: str, topic_prefix: str
@@ -700,6 +785,28 @@ class TestContract:
                 )  # 401
                 async with a.stream(live), a.stream(live):
                     await a.call("GET", f"/v1/stream?subscription={live}")  # 429
+                await a.call("POST", "/v1/preview", {"query": "ukraine"})
+                await a.call("POST", "/v1/preview", {"query": "("})  # 400
+                await a.call("POST", "/v1/preview", {"query": ""}, valid_request=False)  # 422
+                await a.call("POST", "/v1/preview", raw=b"x" * 5000, valid_request=False)
+                await a.call(
+                    "POST",
+                    "/v1/preview",
+                    raw=b"{}",
+                    headers={"Content-Type": "text/plain"},
+                    valid_request=False,
+                )  # 415
+                await api.anonymous.call("POST", "/v1/preview", {"query": "x"}, valid_request=False)
+                await a.call("GET", "/v1/alerts?limit=5")
+                await a.call("GET", "/v1/alerts?limit=0", valid_request=False)  # 400
+                await b.call("GET", f"/v1/alerts?subscription={live}")  # 404
+                await api.anonymous.call("GET", "/v1/alerts", valid_request=False)
+                stream_all = "/v1/alerts/stream"
+                await a.call("GET", stream_all, headers={"Last-Event-ID": "1"})  # 400
+                await b.call("GET", f"{stream_all}?subscription={live}")  # 404
+                await api.anonymous.call("GET", stream_all, valid_request=False)  # 401
+                async with a.stream(None, path=stream_all), a.stream(live, path=stream_all):
+                    await a.call("GET", stream_all)  # 429
                 await a.call("DELETE", path, headers={"If-Match": '"1"'})  # 412
                 await a.call("DELETE", path)
 
@@ -719,6 +826,9 @@ class TestContract:
                         await s.call("DELETE", f"/v1/subscriptions/{live}"),
                     ]
                     assert [u.status for u in unconfirmed] == [503, 503, 503]
+                    slow.server.alerts_topic = api.prefix + "no.such.topic"
+                    unreadable = await s.call("GET", "/v1/alerts")
+                    assert unreadable.status == 503
                 finally:
                     await slow.server.stop()
                     await slow.store.stop()
