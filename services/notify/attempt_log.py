@@ -18,7 +18,7 @@ from services.notify.attempts import (
     appended,
     attempts_table,
     encode,
-    test_key,
+    key_of_tests,
 )
 from services.runtime.kafka import producer_config
 from services.runtime.settings import KafkaSettings
@@ -62,7 +62,7 @@ class AttemptLog:
         applied it. TimeoutError after ``write_timeout``, KafkaError if refused."""
         if self._producer is None:
             raise RuntimeError("AttemptLog.start() was not called")
-        key = test_key(subscription_id)
+        key = key_of_tests(subscription_id)
         before: History = self.table.get(key) or ()
         # Not applied locally first: the follower applies it once it is in the topic, so a
         # refused write leaves no trace here either.

@@ -60,13 +60,13 @@ def appended(history: History, attempt: Attempt, limit: int = LIMIT) -> History:
     return (attempt, *history[: max(0, limit - 1)])
 
 
-def test_key(subscription_id: str) -> str:
+def key_of_tests(subscription_id: str) -> str:
     return subscription_id + TEST_SUFFIX
 
 
 def history(table: Mapping[str, History], subscription_id: str, limit: int = LIMIT) -> History:
     """A subscription's attempts, deliveries and tests merged, newest first."""
-    merged = [*table.get(subscription_id, ()), *table.get(test_key(subscription_id), ())]
+    merged = [*table.get(subscription_id, ()), *table.get(key_of_tests(subscription_id), ())]
     merged.sort(key=lambda a: a.at_ms, reverse=True)
     return tuple(merged[:limit])
 
