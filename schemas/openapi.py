@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic.json_schema import models_json_schema
 
+from schemas.delivery import DELIVERY_API_MODELS
 from schemas.subscription import API_MODELS, EVENT_ID, POSITIONS_ID, SUBSCRIPTION_ID
 
 OPENAPI_PATH = Path(__file__).parent / "openapi.yaml"
@@ -21,7 +22,9 @@ _ERRORS = {
     ),
     "401": "Missing or unknown API key",
     "404": "No such subscription for this key (another key's subscriptions are not found either)",
-    "409": "The state forbids it: the per-key limit reached, streaming not enabled",
+    "409": (
+        "The state forbids it: the per-key limit reached, streaming not enabled, no webhook to test"
+    ),
     "412": "If-Match names another version than the current one",
     "413": "The body is larger than the limit",
     "415": "The body is not application/json",
@@ -32,7 +35,8 @@ _ERRORS = {
     "429": "Too many open streams",
     "503": (
         "The broker did not confirm the write in time. It may still take effect: retry a "
-        "create with the same Idempotency-Key"
+        "create with the same Idempotency-Key. (A test event's 503: it was sent, its record "
+        "was not confirmed.)"
     ),
 }
 
@@ -65,7 +69,7 @@ _ETAG = {"ETag": {"description": '"<version>"', "schema": {"type": "string"}}}
 
 def document() -> dict[str, Any]:
     _, defs = models_json_schema(
-        [(m, "serialization") for m in API_MODELS],
+        [(m, "serialization") for m in (*API_MODELS, *DELIVERY_API_MODELS)],
         ref_template="#/components/schemas/{model}",
     )
     schemas = defs["$defs"]
@@ -274,6 +278,7 @@ def document() -> dict[str, Any]:
             },
         },
     }
+    paths.update(_delivery_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -307,6 +312,51 @@ def document() -> dict[str, Any]:
             "responses": {
                 f"E{code}": {"description": text, "content": _PROBLEM}
                 for code, text in _ERRORS.items()
+            },
+        },
+    }
+
+
+def _delivery_paths() -> dict[str, Any]:
+    """The console's Delivery page (services/notify/api.py, schemas/delivery.py)."""
+    return {
+        "/v1/subscriptions/{id}/deliveries": {
+            "parameters": [_ID],
+            "get": {
+                "operationId": "subscriptionDeliveries",
+                "summary": "The webhook's last attempts (newest first) and the next retry",
+                "description": (
+                    "Up to 20 delivery attempts and 20 test events, kept for 3 days after "
+                    "the last one in the compacted topic news.alerts.attempts."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The attempts, newest first",
+                        "content": _json("DeliveryHistory"),
+                    },
+                    **_errors("404"),
+                },
+            },
+        },
+        "/v1/subscriptions/{id}/webhook/test": {
+            "parameters": [_ID],
+            "post": {
+                "operationId": "sendTestEvent",
+                "summary": "Send one signed test event to the webhook now (no retry)",
+                "description": (
+                    'Body `{"type": "newswire.test", "subscription_id": ..., "sent_at": ...}`, '
+                    "webhook-id `test_<hex>`, signed with the subscription's secret, through "
+                    "delivery's SSRF guard, timeouts and size caps, whatever the subscription's "
+                    "status. The attempt is recorded (verdict test) before the answer; a "
+                    "receiver's error is a 200 too, with its status or error in the body."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The attempt, as recorded",
+                        "content": _json("DeliveryAttempt"),
+                    },
+                    **_errors("404", "409", "503"),
+                },
             },
         },
     }

@@ -76,6 +76,8 @@ INGEST_DEDUP = "news.ingest.dedup"
 ENRICH_STORIES = "news.enrich.stories"
 # Webhook delivery ledger: alert id -> digest plan or terminal outcome (services/notify/ledger.py).
 ALERT_DELIVERIES = "news.alerts.deliveries"
+# Webhook attempts: subscription id -> its last 20 attempts (services/notify/attempts.py).
+ALERT_ATTEMPTS = "news.alerts.attempts"
 NOTIFY_STORY_ALERTS = "news.notify.story_alerts"
 _DAY_MS = 24 * 3600 * 1000
 
@@ -98,6 +100,8 @@ STATE_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # An entry matters until its alert's offset is committed: at most the retry budget (a day
     # by default) plus a restart; two more days of margin.
     ALERT_DELIVERIES: _changelog(3),
+    # What the console's Delivery page shows: a subscription's recent attempts, 3 days.
+    ALERT_ATTEMPTS: _changelog(3),
     # Story-mode subscriptions' windows last at most 7 days; a day more covers restarts.
     NOTIFY_STORY_ALERTS: _changelog(8),
 }

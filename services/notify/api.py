@@ -13,6 +13,8 @@
     GET    /v1/alerts                     this key's recent alerts, all its subscriptions
     GET    /v1/alerts/stream              the alerts after those, live (SSE, Last-Event-ID resume)
     GET    /                              the subscriber console (static; no key needed to load it)
+    GET    /v1/subscriptions/{id}/deliveries    its webhook's last attempts, next retry
+    POST   /v1/subscriptions/{id}/webhook/test  send one signed test event now (recorded)
 
 Every ``/v1`` request carries ``Authorization: Bearer <key>``; a key sees only its own subscriptions
 (another key's answer 404, as if they did not exist). Errors are RFC 9457
@@ -35,6 +37,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from schemas import topics
+from schemas.delivery import DeliveryHistory, DeliveryWebhook
 from schemas.subscription import (
     AlertItem,
     AlertsPage,
@@ -54,6 +57,7 @@ from schemas.subscription import (
     WebhookTarget,
 )
 from services.notify import alerts_feed
+from services.notify import attempts as attempt_history
 from services.notify.api_protocol import (
     StreamSlots,
     UrlChecker,
@@ -71,10 +75,13 @@ from services.notify.api_protocol import (
     subscription_of,
 )
 from services.notify.apikeys import KeyRing
+from services.notify.attempt_log import AttemptLog
 from services.notify.console import add_console_routes
 from services.notify.dryrun import Draft, RecentArticles, dry_run
-from services.notify.settings import ApiSettings
+from services.notify.sender import WebhookSender
+from services.notify.settings import ApiSettings, WebhookSettings
 from services.notify.store import SubscriptionStore
+from services.notify.webhooks import signed_headers
 from services.query import QuerySyntaxError, parse
 from services.runtime.health import start_http
 from services.runtime.kafka import topic_partitions
@@ -136,6 +143,8 @@ class SubscriptionApi:
         bootstrap: str,
         alerts_topic: str,
         url_checker: UrlChecker = basic_url_check,
+        attempts: AttemptLog | None = None,
+        sender: WebhookSender | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -144,6 +153,10 @@ class SubscriptionApi:
         self.bootstrap = bootstrap
         self.alerts_topic = alerts_topic
         self.url_checker = url_checker
+        # The Delivery page: the attempts table (followed) and a sender for test events,
+        # with delivery's SSRF guard, timeouts and caps (no allowed private hosts by default).
+        self.attempts = attempts
+        self.sender = sender or WebhookSender(WebhookSettings())
         self.stopping = asyncio.Event()
         self._streams = StreamSlots()
         self._runner: web.AppRunner | None = None
@@ -168,6 +181,7 @@ class SubscriptionApi:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.sender.close()
 
     @property
     def url(self) -> str:
@@ -194,6 +208,9 @@ class SubscriptionApi:
         r.add_post("/v1/preview", self.preview)
         r.add_get("/v1/alerts", self.alerts)
         r.add_get("/v1/alerts/stream", self.alerts_stream)
+        # The console's Delivery page.
+        r.add_get("/v1/subscriptions/{id}/deliveries", self.deliveries)
+        r.add_post("/v1/subscriptions/{id}/webhook/test", self.webhook_test)
         add_console_routes(app)
         return app
 
@@ -718,6 +735,80 @@ class SubscriptionApi:
             self._streams.give(owner)
             await consumer.stop()
 
+    # --- the console's Delivery page ---------------------------------------------------------
+
+    def _attempt_log(self) -> AttemptLog:
+        if self.attempts is None:
+            raise ApiError(503, "Service Unavailable", "this server keeps no delivery attempts")
+        return self.attempts
+
+    async def deliveries(self, request: web.Request) -> web.Response:
+        sub = self._owned(request)
+        table = self._attempt_log().table.data
+        recent = attempt_history.history(table, sub.id)
+        next_ms = attempt_history.next_retry_ms(table.get(sub.id, ()))
+        hook = sub.delivery.webhook
+        page = DeliveryHistory(
+            subscription_id=sub.id,
+            status=sub.status,
+            status_reason=sub.status_reason,
+            webhook=DeliveryWebhook(url=hook.url) if hook else None,
+            next_retry_at=datetime.fromtimestamp(next_ms / 1000, UTC) if next_ms else None,
+            attempts=[attempt_history.to_contract(a) for a in recent],
+        )
+        return self._json(page)
+
+    async def webhook_test(self, request: web.Request) -> web.Response:
+        """One signed test event to the subscription's webhook, now, from this process; no
+        retry. Sent whatever the subscription's status (to check an endpoint before
+        re-enabling it). The attempt is recorded (acknowledged) before the answer."""
+        sub = self._owned(request)
+        log_ = self._attempt_log()
+        hook = sub.delivery.webhook
+        if hook is None:
+            raise ApiError(409, "No Webhook", "this subscription has no webhook to test")
+        webhook_id = f"test_{uuid.uuid4().hex}"
+        sent_at = datetime.now(UTC)
+        body = json.dumps(
+            {
+                "type": "newswire.test",
+                "subscription_id": sub.id,
+                "sent_at": sent_at.isoformat().replace("+00:00", "Z"),
+            },
+            separators=(",", ":"),
+        ).encode()
+        headers = signed_headers(hook.secret, webhook_id, int(sent_at.timestamp()), body)
+        result = await self.sender.post(hook.url, body, headers)
+        attempt = attempt_history.Attempt(
+            at_ms=int(time.time() * 1000),
+            webhook_id=webhook_id,
+            attempt=1,
+            status=result.status,
+            result=result.result_class,
+            error=attempt_history.short_error(result.error),
+            verdict="test",
+            alerts=0,
+            test=True,
+        )
+        log.info(
+            "webhook_test_sent",
+            subscription_id=sub.id,
+            webhook_id=webhook_id,
+            status=result.status,
+            error=result.error,
+        )
+        try:
+            await log_.record_test(sub.id, attempt)
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("webhook_test_record_failed", error=repr(exc))
+            raise ApiError(
+                503,
+                "Service Unavailable",
+                f"the test event was sent (result {result.result_class}) but the broker did "
+                "not confirm its record in time",
+            ) from exc
+        return self._json(attempt_history.to_contract(attempt))
+
 
 def build_api(
     settings: ApiSettings,
@@ -727,6 +818,8 @@ def build_api(
     bootstrap: str,
     alerts_topic: str = topics.ALERTS.name,
     url_checker: UrlChecker = basic_url_check,
+    attempts: AttemptLog | None = None,
+    sender: WebhookSender | None = None,
 ) -> SubscriptionApi:
     """The API with its keys read from settings (``keys`` plus ``keys_file``)."""
     from services.notify.apikeys import load_key_file
@@ -743,4 +836,6 @@ def build_api(
         bootstrap=bootstrap,
         alerts_topic=alerts_topic,
         url_checker=url_checker,
+        attempts=attempts,
+        sender=sender,
     )

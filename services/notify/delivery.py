@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from schemas import topics
 from schemas.alert import Alert, AlertDigest
 from schemas.subscription import Subscription
+from services.notify.attempts import Attempt, History, appended, attempts_table, short_error
 from services.notify.ledger import LedgerEntry, ledger_table
 from services.notify.ratelimit import DigestPlanner, TokenBucket
 from services.notify.retry import RetryPolicy, Verdict, parse_retry_after
@@ -100,6 +101,7 @@ class WebhookDispatcher:
         metrics: WorkerMetrics,
         *,
         sender: WebhookSender | None = None,
+        attempts: ChangelogTable[History] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
@@ -111,6 +113,7 @@ class WebhookDispatcher:
         self.emit = emit
         self.metrics = metrics
         self.sender = sender or WebhookSender(settings)
+        self.attempts = attempts
         self.policy = RetryPolicy(
             base_delay_seconds=settings.retry_base_delay_seconds,
             max_delay_seconds=settings.retry_max_delay_seconds,
@@ -409,11 +412,28 @@ class WebhookDispatcher:
                 next_delay=round(delay, 3) if verdict == Verdict.retry else None,
                 alerts=len(items),
             )
+            now_ms = int(self._wall() * 1000)
+            recorded = self._attempt_record(
+                subscription_id,
+                Attempt(
+                    at_ms=now_ms,
+                    webhook_id=webhook_id,
+                    attempt=attempt,
+                    status=result.status,
+                    result=result.result_class,
+                    error=short_error(result.error),
+                    verdict=verdict.value,
+                    next_attempt_ms=now_ms + int(delay * 1000)
+                    if verdict == Verdict.retry
+                    else None,
+                    alerts=len(items),
+                ),
+            )
             if verdict == Verdict.delivered:
-                await self._settle(lane, items, "delivered", None, webhook_id, members)
+                await self._settle(lane, items, "delivered", None, webhook_id, members, recorded)
                 return
             if verdict == Verdict.gone:
-                await self._gone_endpoint(lane, items, webhook_id, members)
+                await self._gone_endpoint(lane, items, webhook_id, members, recorded)
                 return
             if verdict == Verdict.exhausted:
                 error = DeliveryFailed(
@@ -421,12 +441,30 @@ class WebhookDispatcher:
                     f"{attempt} attempts over {self._monotonic() - started:.1f}s; "
                     f"last: {result.describe()}",
                 )
-                await self._settle(lane, items, "dead_letter", error, webhook_id, members)
+                await self._settle(lane, items, "dead_letter", error, webhook_id, members, recorded)
                 return
+            if recorded:
+                await self.emit(recorded)  # acknowledged before the wait, so the page shows it
             await asyncio.sleep(delay)
 
+    def _attempt_record(self, subscription_id: str, attempt: Attempt) -> list[OutRecord]:
+        """The attempts table's write for ``attempt`` (none without a table). Read-modify-
+        write of the history is safe: only this worker writes this key, as it owns the
+        subscription's news.alerts partition (alerts are keyed by subscription id), and its
+        lanes run one webhook at a time per subscription. After a rebalance the new owner
+        has followed the old one's writes (tens of ms) long before its first attempt."""
+        if self.attempts is None:
+            return []
+        before = self.attempts.get(subscription_id) or ()
+        return [self.attempts.put(subscription_id, appended(before, attempt))]
+
     async def _gone_endpoint(
-        self, lane: _Lane, items: list[_Item], webhook_id: str, members: tuple[str, ...]
+        self,
+        lane: _Lane,
+        items: list[_Item],
+        webhook_id: str,
+        members: tuple[str, ...],
+        recorded: list[OutRecord],
     ) -> None:
         subscription_id = lane.subscription_id
         first = subscription_id not in self._gone
@@ -436,7 +474,7 @@ class WebhookDispatcher:
             log.warning("webhook_endpoint_gone", subscription_id=subscription_id)
             await self.on_gone(subscription_id, "receiver answered 410 Gone")
         error = DeliveryFailed("endpoint_gone", "the receiver answered 410 Gone")
-        await self._settle(lane, items, "gone", error, webhook_id, members)
+        await self._settle(lane, items, "gone", error, webhook_id, members, recorded)
 
     async def _settle(
         self,
@@ -446,12 +484,14 @@ class WebhookDispatcher:
         error: DeliveryFailed | None,
         webhook_id: str | None = None,
         members: tuple[str, ...] = (),
+        recorded: list[OutRecord] | None = None,
     ) -> None:
-        """Writes the terminal outcome (ledger, dead letters), waits for the broker's acks,
-        then finishes ``items`` (their offsets may be committed from then on)."""
+        """Writes the terminal outcome (ledger, dead letters, the last attempt's record in
+        the attempts table), waits for the broker's acks, then finishes ``items`` (their
+        offsets may be committed from then on)."""
         now_ms = int(self._wall() * 1000)
         state = error.reason if error is not None else outcome
-        records: list[OutRecord] = []
+        records: list[OutRecord] = list(recorded or ())
         if error is not None:
             records += [self._dead_letter_record(i.record, error) for i in items]
         for item in items:
@@ -549,9 +589,14 @@ async def run_delivery(
     """Runs the webhook delivery worker (group ``newswire-deliver``) until ``stop``."""
     webhook = settings.notify
     ledger = ledger_table(webhook.retry_max_elapsed_seconds + 2 * 24 * 3600)
+    # Every attempt, for the console's Delivery page (GET /v1/subscriptions/{id}/deliveries):
+    # at most 20 per subscription (~5 KB), dropped 3 days after the last one.
+    attempts = attempts_table()
 
     async def make(emitter: Emitter, metrics: WorkerMetrics) -> Dispatcher:
-        return WebhookDispatcher(webhook, targets, on_gone, ledger, emitter.emit, metrics)
+        return WebhookDispatcher(
+            webhook, targets, on_gone, ledger, emitter.emit, metrics, attempts=attempts
+        )
 
     await run_dispatch(
         "deliver",
@@ -559,7 +604,7 @@ async def run_delivery(
         settings,
         make,
         max_pending=webhook.max_pending_per_partition,
-        tables=(ledger, *tables),
+        tables=(ledger, attempts, *tables),
         stop=stop,
         handle_signals=handle_signals,
         registry=registry,

@@ -16,7 +16,9 @@ from schemas.enriched import EnrichedArticle
 from schemas.subscription import Subscription
 from services.notify.api import build_api
 from services.notify.api_protocol import UrlChecker
+from services.notify.attempt_log import AttemptLog
 from services.notify.dryrun import RecentArticles
+from services.notify.sender import WebhookSender
 from services.notify.settings import NotifySettings
 from services.notify.ssrf import check_webhook_url
 from services.notify.store import Listener, SubscriptionStore
@@ -137,7 +139,11 @@ def build_worker(
         return alerts
 
     companions: tuple[Companion, ...] = ()
+    tables: tuple[object, ...] = (store, story_alerts)
     if settings.api.enabled:
+        # The webhook attempts the deliver worker records, for the console's Delivery page.
+        attempts = AttemptLog(settings.kafka, settings.api.write_timeout_seconds)
+        tables = (*tables, attempts)
         api = build_api(
             settings.api,
             store,
@@ -145,6 +151,8 @@ def build_worker(
             bootstrap=settings.kafka.bootstrap,
             alerts_topic=settings.topic(topics.ALERTS.name),
             url_checker=url_checker or ssrf_url_check(settings),
+            attempts=attempts,
+            sender=WebhookSender(settings.notify),
         )
         companions = (api,)
         metrics.streams.labels("notify").set_function(lambda: api.open_streams)
@@ -153,7 +161,7 @@ def build_worker(
         source=topics.ENRICHED,
         sink=topics.ALERTS,
         step=step,
-        tables=(store, story_alerts),
+        tables=tables,
         companions=companions,
         collectors=metrics.collectors(),
     )

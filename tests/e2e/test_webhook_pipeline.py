@@ -148,3 +148,26 @@ async def test_a_410_receiver_disables_its_subscription_in_the_topic(
         view = (await api.call("GET", f"/v1/subscriptions/{sub_id}")).json()
     assert "410" in (view["status_reason"] or "")
     assert len(receiver.got["gone"]) == 1  # no retry after 410
+
+    # The Delivery page across processes: deliver recorded the attempt in news.alerts.attempts,
+    # notify follows that table and serves it, and sends a test event itself.
+    async with aiohttp.ClientSession() as http:
+        api = ApiClient(workers[2].api_url, ALICE, http)
+        page = f"/v1/subscriptions/{sub_id}/deliveries"
+
+        async def recorded() -> bool:
+            return bool((await api.call("GET", page)).json()["attempts"])
+
+        await wait_until(recorded, 30, "the 410 attempt on the Delivery page")
+        shown = (await api.call("GET", page)).json()
+        assert (shown["status"], shown["next_retry_at"]) == ("disabled", None)
+        [gone] = shown["attempts"]
+        assert (gone["status"], gone["result"], gone["verdict"]) == (410, "4xx", "gone")
+        tested = await api.call("POST", f"/v1/subscriptions/{sub_id}/webhook/test")
+        assert tested.status == 200
+        assert (tested.json()["verdict"], tested.json()["status"]) == ("test", 410)
+        after = (await api.call("GET", page)).json()
+        assert [a["verdict"] for a in after["attempts"]] == ["test", "gone"]
+    headers, body = receiver.got["gone"][-1]
+    assert headers["webhook-id"].startswith("test_")
+    assert verified(created.json()["webhook_secret"], headers, body)["type"] == "newswire.test"

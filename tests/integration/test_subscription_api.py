@@ -19,14 +19,17 @@ from schemas.subscription import Subscription
 from services.notify.api import SubscriptionApi
 from services.notify.api_protocol import UrlChecker, basic_url_check, partition_of
 from services.notify.apikeys import KeyRing, new_key
+from services.notify.attempt_log import AttemptLog
 from services.notify.dryrun import RecentArticles
-from services.notify.settings import ApiSettings
+from services.notify.sender import WebhookSender
+from services.notify.settings import ApiSettings, WebhookSettings
 from services.notify.store import SubscriptionStore
 from services.runtime.io import read_topic
 from services.runtime.kafka import producer_config
 from services.runtime.settings import KafkaSettings
 from tests.api_client import ApiClient, documented_responses, read_event
 from tests.helpers import sample_text, seed_text
+from tests.integration.test_webhook_delivery import Receiver, serving
 from tests.unit.test_notify import enriched_of
 from tests.waiting import wait_until
 
@@ -95,6 +98,17 @@ async def api(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Running]
         finally:
             await running.server.stop()
             await running.store.stop()
+
+
+async def attach_attempts(api: Running, write_timeout: float = 10) -> AttemptLog:
+    """The Delivery page's parts on ``api``: the attempts table (restored, followed) and a
+    sender that may reach 127.0.0.1 (the test receivers). Stop the log after the server."""
+    log = AttemptLog(KafkaSettings(bootstrap=api.bootstrap), write_timeout=write_timeout)
+    await log.start(api.bootstrap, api.prefix + topics.ALERT_ATTEMPTS, "test-api")
+    api.server.attempts = log
+    await api.server.sender.close()
+    api.server.sender = WebhookSender(WebhookSettings(webhook_allow_hosts=("127.0.0.1",)))
+    return log
 
 
 GUARANTEES = {"name": "guarantees", "query": '"security guarantee*" NEAR/10 ukrain*'}
@@ -704,7 +718,11 @@ class TestConsoleCalls:
         await produce_alerts(api, [alert_for(subs[0], 6)])
         async with api.alice.stream(None, second["id"], path=path) as resp:
             again = [await read_event(resp, 15), await read_event(resp, 15)]
-        assert [json.loads(e["data"])["article_id"] for e in again] == ["article-5", "article-6"]
+        # Different partitions: their alerts may come in either order; each comes once.
+        assert sorted(json.loads(e["data"])["article_id"] for e in again) == [
+            "article-5",
+            "article-6",
+        ]
         # Without a resume id the stream starts at the newest: nothing old comes again.
         async with api.alice.stream(subs[0], path=path) as resp:
             await produce_alerts(api, [alert_for(subs[1], 7), alert_for(subs[0], 8)])
@@ -807,11 +825,26 @@ class TestContract:
                 await api.anonymous.call("GET", stream_all, valid_request=False)  # 401
                 async with a.stream(None, path=stream_all), a.stream(live, path=stream_all):
                     await a.call("GET", stream_all)  # 429
+                # The Delivery page (tests/integration/test_delivery_attempts.py in depth).
+                await attach_attempts(api)
+                hooked = f"/v1/subscriptions/{live}"
+                async with serving(hook=Receiver()) as hooks:
+                    await a.call("PATCH", hooked, {"webhook": {"url": f"{hooks}/hook"}})
+                    await a.call("POST", f"{hooked}/webhook/test")
+                    await a.call("GET", f"{hooked}/deliveries")
+                    await b.call("GET", f"{hooked}/deliveries")  # 404
+                    await api.anonymous.call("GET", f"{hooked}/deliveries", valid_request=False)
+                    await a.call("POST", f"{path}/webhook/test")  # 409: no webhook
+                    await b.call("POST", f"{hooked}/webhook/test")  # 404
+                    await api.anonymous.call(
+                        "POST", f"{hooked}/webhook/test", valid_request=False
+                    )  # 401
                 await a.call("DELETE", path, headers={"If-Match": '"1"'})  # 412
                 await a.call("DELETE", path)
 
                 # A server whose writes cannot be confirmed within 0.1 ms answers 503.
                 slow = await start_api(kafka_bootstrap, topic_prefix, http, write_timeout=1e-4)
+                slow_attempts = await attach_attempts(slow, write_timeout=1e-4)
                 try:
 
                     async def slow_sees_live() -> bool:
@@ -820,6 +853,10 @@ class TestContract:
                     await wait_until(slow_sees_live, 10, "the second server to follow")
                     s = slow.alice.as_key(ALICE)
                     s.seen = a.seen
+                    # A test event is sent (the receiver is gone: an error) but its record
+                    # is not confirmed in time.
+                    untested = await s.call("POST", f"/v1/subscriptions/{live}/webhook/test")
+                    assert untested.status == 503
                     unconfirmed = [
                         await s.call("POST", "/v1/subscriptions", GUARANTEES),
                         await s.call("PATCH", f"/v1/subscriptions/{live}", {"name": "z"}),
@@ -831,8 +868,11 @@ class TestContract:
                     assert unreadable.status == 503
                 finally:
                     await slow.server.stop()
+                    await slow_attempts.stop()
                     await slow.store.stop()
                 assert documented_responses() - a.seen == set()
             finally:
                 await api.server.stop()
                 await api.store.stop()
+                if api.server.attempts is not None:
+                    await api.server.attempts.stop()

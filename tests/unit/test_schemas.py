@@ -61,6 +61,7 @@ def test_topic_names_include_dead_letter_and_state_topics() -> None:
         "news.ingest.dedup",
         "news.enrich.stories",
         "news.alerts.deliveries",
+        "news.alerts.attempts",
         "news.notify.story_alerts",
     ]
 
