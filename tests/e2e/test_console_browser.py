@@ -7,17 +7,22 @@ the delivery page. Each page's screenshot is written to docs/screenshots/.
 """
 
 import json
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+from aiokafka import AIOKafkaProducer
 from playwright.async_api import Page, Request, expect
 
+from schemas.alert import Alert
+from schemas.enriched import Sentiment
 from services.notify.apikeys import new_key
 from services.runtime.io import produce_raw
+from services.runtime.kafka import producer_config
 from services.runtime.settings import KafkaSettings
 from tests.api_client import ApiClient
 from tests.e2e.browser import SCREENSHOTS
-from tests.e2e.conftest import Receiver, Spawn, start_all_stages
+from tests.e2e.conftest import LOOPBACK_WEBHOOKS, Receiver, Spawn, start_all_stages
 from tests.e2e.test_webhook_pipeline import rewrite_of_seed
 from tests.helpers import raw_event, seed_text
 from tests.waiting import wait_until
@@ -150,3 +155,114 @@ async def test_console_end_to_end(
     assert ALICE not in page.url
     for worker in (ingest, enrich, notify, deliver):
         assert ALICE not in worker.log_path.read_text(errors="replace")
+
+
+def story_alert(sub_id: str, n: int, story: str, source: str) -> Alert:
+    return Alert(
+        alert_id=f"{n:032x}",
+        subscription_id=sub_id,
+        subscription_name="guarantees",
+        article_id=f"article-{n}",
+        story_id=story,
+        title=f"Report {n} on security guarantees for Ukraine",
+        url=f"https://{source}.example/{n}",
+        source=source,
+        published_at=datetime(2025, 3, 1, 12, n % 60, tzinfo=UTC),
+        matched_topics=["ukraine-security-guarantees"],
+        matched_terms=["security guarantees", "Ukraine"],
+        sentiment=Sentiment(score=-0.4, label="negative", method="test"),
+        created_at=datetime.now(UTC),
+    )
+
+
+async def produce_alerts(bootstrap: str, topic: str, alerts: list[Alert]) -> None:
+    producer = AIOKafkaProducer(**producer_config(KafkaSettings(bootstrap=bootstrap), "test"))
+    await producer.start()
+    try:
+        for alert in alerts:
+            await producer.send_and_wait(
+                topic, alert.model_dump_json().encode(), key=alert.subscription_id.encode()
+            )
+    finally:
+        await producer.stop()
+
+
+async def test_stories_reconnects_and_a_disabled_webhook(
+    kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, receiver: Receiver, page: Page
+) -> None:
+    """Alerts produced straight to news.alerts (notify and deliver only): one row per story,
+    expandable to its outlets; the page follows a notify restart without losing or repeating
+    an alert; a webhook that answered 410 shows disabled and is re-enabled from the page."""
+    notify = spawn("notify", NEWSWIRE_API__KEYS=KEYS, **LOOPBACK_WEBHOOKS)
+    deliver = spawn("deliver", **LOOPBACK_WEBHOOKS)
+    await notify.wait_ready()
+    await deliver.wait_ready()
+    alerts_topic = topic_prefix + "news.alerts"
+    async with aiohttp.ClientSession() as http:
+        alice = ApiClient(notify.api_url, ALICE, http)
+        sub = await alice.call("POST", "/v1/subscriptions", {"name": "g", "query": QUERY})
+        gone = await alice.call(
+            "POST",
+            "/v1/subscriptions",
+            {"name": "gone hook", "query": QUERY, "webhook": {"url": receiver.url("gone")}},
+        )
+    sub_id, gone_id = sub.json()["id"], gone.json()["id"]
+    await produce_alerts(
+        kafka_bootstrap,
+        alerts_topic,
+        [
+            story_alert(sub_id, 1, "story-a", "wire"),
+            story_alert(sub_id, 2, "story-a", "daily"),
+            story_alert(sub_id, 3, "story-b", "gazette"),
+            story_alert(gone_id, 4, "story-c", "herald"),
+        ],
+    )
+
+    await page.goto(notify.api_url + "/")
+    await page.get_by_label("API key").fill(ALICE)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("link", name="Live alerts").click()
+    await expect(page.locator("#stream-state")).to_have_text("Live", timeout=WAIT_MS)
+    rows = page.locator("#alerts-list > li")
+    await expect(rows).to_have_count(3)
+    story = page.locator('#alerts-list > li[data-story="story-a"]')
+    outlets = story.get_by_role("button", name="2 outlets")
+    await outlets.focus()
+    await page.keyboard.press("Enter")  # keyboard, not only the mouse
+    await expect(outlets).to_have_attribute("aria-expanded", "true")
+    await expect(story.locator(".outlets li")).to_have_count(2)
+    await expect(story.locator(".outlets")).to_contain_text("wire")
+    await expect(story.locator(".outlets")).to_contain_text("daily")
+
+    # notify stops (its streams end), two alerts arrive meanwhile, notify comes back on the
+    # same port: the page resumes from the last id it saw.
+    assert notify.stop() == 0
+    await expect(page.locator("#stream-state")).to_have_text("Reconnecting…", timeout=30_000)
+    await produce_alerts(
+        kafka_bootstrap,
+        alerts_topic,
+        [story_alert(sub_id, 5, "story-d", "wire"), story_alert(sub_id, 6, "story-a", "post")],
+    )
+    notify.start()
+    await notify.wait_ready()
+    await expect(page.locator("#stream-state")).to_have_text("Live", timeout=WAIT_MS)
+    await expect(story.get_by_role("button", name="3 outlets")).to_be_visible(timeout=WAIT_MS)
+    await expect(rows).to_have_count(4)  # story-a (now three outlets), b, c and d
+    await produce_alerts(kafka_bootstrap, alerts_topic, [story_alert(sub_id, 7, "story-e", "x")])
+    await expect(rows).to_have_count(5, timeout=WAIT_MS)
+    await expect(rows.first).to_have_attribute("data-story", "story-e")  # newest first
+    body = page.locator("body")
+    await expect(body).to_have_attribute("data-streamed", "3")  # alerts 5, 6 and 7, once each
+    assert await body.get_attribute("data-repeated") is None
+    shown = await rows.evaluate_all("rows => rows.map(r => r.dataset.story)")
+    assert len(shown) == len(set(shown))  # one row per story, none twice
+
+    # The 410 disabled "gone hook"; the Delivery page says so and re-enables it.
+    await page.get_by_role("link", name="Delivery").click()
+    card = page.locator("#delivery-list section", has_text="gone hook")
+    await expect(card.locator(".status-disabled")).to_have_text("disabled", timeout=WAIT_MS)
+    await expect(card).to_contain_text("410")
+    await shot(page, "delivery-disabled")
+    await card.get_by_role("button", name="Re-enable").click()
+    again = page.locator("#delivery-list section", has_text="gone hook")
+    await expect(again.locator(".status-active")).to_have_text("active", timeout=10_000)

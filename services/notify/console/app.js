@@ -636,6 +636,11 @@ const alerts = {
     }
     if (type !== "alert" || !data.length) return;
     const alert = JSON.parse(data.join("\n"));
+    // Counted for the tests and for anyone checking a resume: events over the stream, and
+    // events whose alert was already shown (a resume that repeated; there should be none).
+    const counts = document.body.dataset;
+    counts.streamed = String(Number(counts.streamed || 0) + 1);
+    if (this.seen.has(alert.alert_id)) counts.repeated = String(Number(counts.repeated || 0) + 1);
     this.add(alert, true);
     if (id) this.lastId = id; // after the alert is shown: a resume repeats nothing and skips nothing
   },
