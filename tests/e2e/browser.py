@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -60,3 +61,16 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     finally:
         await context.close()
     assert not errors, f"JavaScript errors in the console: {errors}"
+
+
+async def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's violations on the page as it is (WCAG 2.1 A and AA rules: labels, names,
+    contrast, landmarks, ARIA use), one line each; axe-core ships inside the
+    axe-playwright-python package, so nothing is fetched."""
+    results = await Axe().run(
+        page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}}
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+    ]

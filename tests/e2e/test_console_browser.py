@@ -21,7 +21,7 @@ from services.runtime.io import produce_raw
 from services.runtime.kafka import producer_config
 from services.runtime.settings import KafkaSettings
 from tests.api_client import ApiClient
-from tests.e2e.browser import SCREENSHOTS
+from tests.e2e.browser import SCREENSHOTS, accessibility_problems
 from tests.e2e.conftest import LOOPBACK_WEBHOOKS, Receiver, Spawn, start_all_stages
 from tests.e2e.test_webhook_pipeline import rewrite_of_seed
 from tests.helpers import raw_event, seed_text
@@ -38,6 +38,8 @@ WAIT_MS = 90_000
 
 
 async def shot(page: Page, name: str) -> None:
+    """The page's screenshot for the README, once axe-core finds nothing on it."""
+    assert await accessibility_problems(page) == [], name
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
