@@ -546,6 +546,7 @@ async def peers(h: Harness, articles: list[Record], res: dict[str, Any]) -> None
         "quixstreams": ("bench.peers.quix_tag", []),
         "faststream": ("bench.peers.faststream_tag", ["--ack", "ack"]),
         "faststream_ack_first": ("bench.peers.faststream_tag", ["--ack", "ack_first"]),
+        "faststream_batch": ("bench.peers.faststream_tag", ["--ack", "batch"]),
     }
     out: dict[str, Any] = {"python": str(python)}
     for name, (module, extra) in variants.items():
@@ -570,7 +571,7 @@ async def peers(h: Harness, articles: list[Record], res: dict[str, Any]) -> None
         m["ratio_to_ceiling"] = m["records_per_s"] / res["ceiling"]["articles"]["records_per_s"]
         out[name] = m
         await h.cleanup()
-    for name in ("quixstreams", "faststream", "faststream_ack_first"):
+    for name in ("quixstreams", "faststream", "faststream_ack_first", "faststream_batch"):
         out[f"newswire_vs_{name}"] = out["newswire"]["articles_per_s"] / out[name]["articles_per_s"]
     res["peers"] = out
 
@@ -726,7 +727,7 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
         out["p99_raw_to_alert_le_250ms_at_half_max"] = {"measured": p99, "met": p99 <= 250}
     peers_ = res.get("peers", {})
     if "newswire" in peers_:
-        for name in ("quixstreams", "faststream", "faststream_ack_first"):
+        for name in ("quixstreams", "faststream", "faststream_ack_first", "faststream_batch"):
             ratio = peers_[f"newswire_vs_{name}"]
             out[f"tag_stage_ahead_of_{name}"] = {"measured_ratio": ratio, "met": ratio > 1.0}
     return out
@@ -778,6 +779,24 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             f"{corpus.articles_expected} articles",
             flush=True,
         )
+        if a.peers_only:
+            # ingest's output made here (the same Article JSON, other fetch/ingest times),
+            # its pass-through, and the peers: a few minutes instead of the whole run.
+            policy = NormalizePolicy()
+            articles: list[Record] = [
+                (x.article_id.encode(), x.model_dump_json().encode())
+                for e in distinct_events(corpus.backlog)
+                for x in normalize(e, policy).articles
+            ]
+            res["ceiling"] = {
+                "articles": await h.passthrough(
+                    "passthrough articles", "news.articles", articles, len(articles)
+                )
+            }
+            await peers(h, articles, res)
+            res["targets"] = targets(res)
+            res["meta"].update(finished_at=datetime.now(UTC).isoformat(), load_at_end=uptime())
+            return res
         articles, _ = await stages_and_ceiling(h, corpus, a.subscription_sets, res)
         await h.cleanup()
         await peers(h, articles, res)
@@ -809,6 +828,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--scaling", default=None, help="workers per stage, e.g. 1,2,4")
     p.add_argument("--paced-seconds", type=float, default=None)
     p.add_argument("--no-peers", action="store_true")
+    p.add_argument("--peers-only", action="store_true", help="the articles ceiling and (d)")
     p.add_argument("--peers-python", default=None)
     p.add_argument("--out", default=str(RESULTS / "run.json"))
     p.add_argument("--chart", default=None, help="PNG path (default: next to --out)")

@@ -48,7 +48,13 @@ def test_quick_run_writes_every_section(kafka_bootstrap: str, tmp_path: Path) ->
         # No interpreter with quixstreams and faststream (make bench-deps builds .venv-peers).
         assert "skipped" in res["peers"]
     else:
-        for name in ("newswire", "quixstreams", "faststream", "faststream_ack_first"):
+        for name in (
+            "newswire",
+            "quixstreams",
+            "faststream",
+            "faststream_ack_first",
+            "faststream_batch",
+        ):
             assert res["peers"][name]["articles_per_s"] > 0
     assert set(res["targets"]) >= {
         "pipeline_ratio_to_ceiling_ge_0.30",
