@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-stamp
 
-.PHONY: demo test setup venv jars kafka kafka-stop kafka-status lint format schemas bench chaos clean
+.PHONY: demo test setup venv jars kafka kafka-stop kafka-status lint format schemas bench bench-quick bench-deps chaos clean
 
 ## demo: venv, deps, Kafka jars, a broker, all three workers, the sample articles → alerts
 demo: setup
@@ -49,13 +49,31 @@ format: venv
 schemas: venv
 	$(BIN)/newswire schemas export
 
-## bench: every benchmark, each printing its figures and writing bench/results/*.json
-bench: setup
+## bench: every benchmark, each printing its figures and writing bench/results/*.json;
+## bench/run.py last: ceiling, stages, peers, pipeline and scaling in one run (issue 9)
+PEERS_VENV := .venv-peers
+bench: setup bench-deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.enrich
 	$(BIN)/python -m bench.enrich_quality
 	$(BIN)/python -m bench.percolate
 	$(BIN)/python -m bench.guarantees
+	$(BIN)/python -m bench.run
+
+## bench-quick: bench/run.py --quick (small N, one subscription set, one worker per stage)
+bench-quick: setup bench-deps
+	$(BIN)/python -m bench.run --quick
+
+## bench-deps: the bench extra in .venv, and .venv-peers for the Quix Streams/FastStream peers
+bench-deps: $(VENV)/.bench-stamp $(PEERS_VENV)/.installed-stamp
+$(VENV)/.bench-stamp: $(INSTALLED) pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+	touch $@
+$(PEERS_VENV)/.installed-stamp: pyproject.toml bench/constraints-peers.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/pip install -q -c bench/constraints-peers.txt -e '.[bench-peers]'
+	touch $@
 
 ## chaos: six fault scenarios on a private broker, exact counts, a table and
 ## bench/results/chaos-<guarantee>.json; e.g. make chaos CHAOS_ARGS="--n 20000 --guarantee at_least_once"
@@ -65,4 +83,4 @@ chaos: setup
 
 clean:
 	-deploy/local/kafka stop
-	rm -rf $(VENV) .cache/kafka-run .cache/demo
+	rm -rf $(VENV) $(PEERS_VENV) .cache/kafka-run .cache/demo

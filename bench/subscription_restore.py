@@ -26,12 +26,10 @@ from services.runtime.kafka import ensure_newswire_topics, producer_config
 from services.runtime.settings import KafkaSettings
 
 
-async def run(bootstrap: str, count: int) -> None:
-    prefix = f"bench-restore-{uuid.uuid4().hex[:8]}."
-    await ensure_newswire_topics(bootstrap, prefix)
-    topic = prefix + topics.SUBSCRIPTIONS.name
+def subscription_records(count: int) -> list[Subscription]:
+    """``count`` stored subscriptions in bench/percolate.py's generated shapes."""
     now = datetime.now(UTC)
-    records = [
+    return [
         Subscription(
             id=s.id,
             owner=f"key{i % 100}",
@@ -44,6 +42,10 @@ async def run(bootstrap: str, count: int) -> None:
         )
         for i, s in enumerate(subscriptions(count, articles()))
     ]
+
+
+async def write_subscriptions(bootstrap: str, topic: str, records: list[Subscription]) -> None:
+    """Each record to ``topic`` (news.subscriptions) keyed by id, every write acknowledged."""
     kafka = KafkaSettings(bootstrap=bootstrap)
     producer = AIOKafkaProducer(**producer_config(kafka, "bench-restore"))
     await producer.start()
@@ -55,6 +57,15 @@ async def run(bootstrap: str, count: int) -> None:
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
+
+
+async def run(bootstrap: str, count: int) -> None:
+    prefix = f"bench-restore-{uuid.uuid4().hex[:8]}."
+    await ensure_newswire_topics(bootstrap, prefix)
+    topic = prefix + topics.SUBSCRIPTIONS.name
+    records = subscription_records(count)
+    await write_subscriptions(bootstrap, topic, records)
+    kafka = KafkaSettings(bootstrap=bootstrap)
 
     store = SubscriptionStore(kafka)
     index = SubscriptionIndex()
