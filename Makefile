@@ -21,7 +21,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 	bash scripts/system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	touch $@
 
 venv: $(INSTALLED)
