@@ -577,15 +577,7 @@ class SubscriptionApi:
             else:
                 await consumer.seek_to_end(tp)
                 await consumer.position(tp)  # fixed now: alerts from here on are sent
-            response = web.StreamResponse(
-                headers={
-                    "Content-Type": "text/event-stream",
-                    "Cache-Control": "no-cache",
-                    "X-Accel-Buffering": "no",
-                }
-            )
-            await response.prepare(request)
-            await response.write(b"retry: 2000\n: stream open\n\n")
+            response = await open_event_stream(request)
             key = sub_id.encode()
             beat = time.monotonic()
             log.info("stream_opened", subscription_id=sub_id, partition=partition, resume=resume)
@@ -695,15 +687,7 @@ class SubscriptionApi:
                 first = await anext(feed)
             except ValueError as exc:
                 raise ApiError(400, "Invalid Last-Event-ID", str(exc)) from exc
-            response = web.StreamResponse(
-                headers={
-                    "Content-Type": "text/event-stream",
-                    "Cache-Control": "no-cache",
-                    "X-Accel-Buffering": "no",
-                }
-            )
-            await response.prepare(request)
-            await response.write(b"retry: 2000\n: stream open\n\n")
+            response = await open_event_stream(request)
             beat = time.monotonic()
             log.info("alerts_stream_opened", owner=owner, subscription_id=only)
             try:
@@ -808,6 +792,20 @@ class SubscriptionApi:
                 "not confirm its record in time",
             ) from exc
         return self._json(attempt_history.to_contract(attempt))
+
+
+async def open_event_stream(request: web.Request) -> web.StreamResponse:
+    """An SSE response, headers sent, with the client's reconnect delay and a first comment."""
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # proxies must not buffer the events
+        }
+    )
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n: stream open\n\n")
+    return response
 
 
 def build_api(

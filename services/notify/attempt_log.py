@@ -7,10 +7,7 @@ the same subscription within the follow latency (tens of ms) can each miss the o
 test entry; a test event is then missing from the history, nothing else.
 """
 
-import asyncio
-
 import structlog
-from aiokafka import AIOKafkaProducer
 
 from services.notify.attempts import (
     Attempt,
@@ -20,54 +17,23 @@ from services.notify.attempts import (
     encode,
     key_of_tests,
 )
-from services.runtime.kafka import producer_config
 from services.runtime.settings import KafkaSettings
+from services.runtime.table import WrittenTable
 
 log = structlog.get_logger("newswire.notify")
 
 
-class AttemptLog:
+class AttemptLog(WrittenTable[History]):
     def __init__(self, kafka: KafkaSettings, write_timeout: float = 10.0) -> None:
-        self.table = attempts_table()
-        self.topic = self.table.topic
-        self._kafka = kafka
-        self._write_timeout = write_timeout
-        self._producer: AIOKafkaProducer | None = None
-        self._prefixed = self.topic
-
-    @property
-    def restored(self) -> bool:
-        return self.table.restored
-
-    async def start(self, bootstrap: str, topic: str, client_id: str) -> None:
-        """A table's signature, so the runtime restores it before the loop starts."""
-        self._prefixed = topic
-        producer = AIOKafkaProducer(**producer_config(self._kafka, f"{client_id}-attempts"))
-        await producer.start()
-        self._producer = producer
-        try:
-            await self.table.start(bootstrap, topic, client_id)
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        await self.table.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        super().__init__(attempts_table(), kafka, write_timeout, "attempts")
 
     async def record_test(self, subscription_id: str, attempt: Attempt) -> None:
         """Appends a test attempt; returns once the broker acknowledged it and the table
         applied it. TimeoutError after ``write_timeout``, KafkaError if refused."""
-        if self._producer is None:
-            raise RuntimeError("AttemptLog.start() was not called")
         key = key_of_tests(subscription_id)
         before: History = self.table.get(key) or ()
         # Not applied locally first: the follower applies it once it is in the topic, so a
         # refused write leaves no trace here either.
         value = encode(appended(before, attempt))
-        async with asyncio.timeout(self._write_timeout):
-            sent = await self._producer.send_and_wait(self._prefixed, value, key=key.encode())
-            await self.table.wait_applied(sent.partition, sent.offset, self._write_timeout)
+        await self.write_through(key, value)
         log.info("webhook_test_recorded", subscription_id=subscription_id, status=attempt.status)

@@ -13,18 +13,15 @@ pass their version check (``If-Match``) against their own copy; the later record
 topic wins everywhere.
 """
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
-from aiokafka import AIOKafkaProducer
 
 from schemas import topics
 from schemas.subscription import Status, Subscription
-from services.runtime.kafka import producer_config
 from services.runtime.settings import KafkaSettings
-from services.runtime.table import ChangelogTable
+from services.runtime.table import ChangelogTable, WrittenTable
 
 log = structlog.get_logger("newswire.notify")
 
@@ -39,23 +36,15 @@ def _decode(value: bytes) -> Subscription:
     return Subscription.model_validate_json(value)
 
 
-class SubscriptionStore:
+class SubscriptionStore(WrittenTable[Subscription]):
     """Read the local copy; write through the topic."""
 
     def __init__(self, kafka: KafkaSettings, write_timeout: float = 10.0) -> None:
-        self.topic = topics.SUBSCRIPTIONS.name
-        self._kafka = kafka
-        self._write_timeout = write_timeout
-        self.table: ChangelogTable[Subscription] = ChangelogTable(self.topic, _encode, _decode)
+        table = ChangelogTable(topics.SUBSCRIPTIONS.name, _encode, _decode)
+        super().__init__(table, kafka, write_timeout, "subscriptions")
         self.table.on_change = self._changed
         self._listeners: list[Listener] = []
         self._by_owner: dict[str, set[str]] = {}
-        self._producer: AIOKafkaProducer | None = None
-        self._prefixed = self.topic
-
-    @property
-    def restored(self) -> bool:
-        return self.table.restored
 
     def listen(self, listener: Listener) -> None:
         """Calls ``listener(id, old, new)`` on every change, restore included (``new`` None:
@@ -73,23 +62,6 @@ class SubscriptionStore:
             self._by_owner.setdefault(new.owner, set()).add(key)
         for listener in self._listeners:
             listener(key, old, new)
-
-    async def start(self, bootstrap: str, topic: str, client_id: str) -> None:
-        """The same signature as a table's, so the runtime restores it before the loop starts."""
-        self._prefixed = topic
-        producer = AIOKafkaProducer(**producer_config(self._kafka, f"{client_id}-subscriptions"))
-        await producer.start()
-        self._producer = producer
-        try:
-            await self.table.start(bootstrap, topic, client_id)
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        await self.table.stop()
-        if self._producer is not None:
-            await self._producer.stop()
 
     def get(self, subscription_id: str) -> Subscription | None:
         return self.table.get(subscription_id)
@@ -132,15 +104,11 @@ class SubscriptionStore:
         await self._write(subscription_id, None)
 
     async def _write(self, key: str, value: bytes | None) -> None:
-        if self._producer is None:
-            raise RuntimeError("SubscriptionStore.start() was not called")
-        async with asyncio.timeout(self._write_timeout):
-            sent = await self._producer.send_and_wait(self._prefixed, value, key=key.encode())
-            await self.table.wait_applied(sent.partition, sent.offset, self._write_timeout)
+        partition, offset = await self.write_through(key, value)
         log.info(
             "subscription_written",
             subscription_id=key,
             deleted=value is None,
-            partition=sent.partition,
-            offset=sent.offset,
+            partition=partition,
+            offset=offset,
         )

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.runtime.errors import BrokerCallTimeout
-from services.runtime.kafka import assign_all, bounded, stop_quietly
+from services.runtime.kafka import assign_all, bounded, producer_config, stop_quietly
+from services.runtime.settings import KafkaSettings
 from services.runtime.worker import OutRecord
 
 V = TypeVar("V")
@@ -209,3 +210,54 @@ class ChangelogTable(Generic[V]):
 
     def __repr__(self) -> str:
         return f"ChangelogTable({self.topic!r}, keys={len(self.data)})"
+
+
+class WrittenTable(Generic[V]):
+    """A changelog table written outside any stage loop, through its own producer, each write
+    waited for (the subscription store behind the API, the API's webhook attempt log).
+
+    ``start``/``stop``/``restored`` have a table's signatures, so the runtime restores it
+    before the loop starts, like any table."""
+
+    def __init__(
+        self, table: ChangelogTable[V], kafka: KafkaSettings, write_timeout: float, name: str
+    ) -> None:
+        self.table = table
+        self.topic = table.topic
+        self._kafka = kafka
+        self._write_timeout = write_timeout
+        self._name = name
+        self._producer: AIOKafkaProducer | None = None
+        self._prefixed = self.topic
+
+    @property
+    def restored(self) -> bool:
+        return self.table.restored
+
+    async def start(self, bootstrap: str, topic: str, client_id: str) -> None:
+        self._prefixed = topic
+        producer = AIOKafkaProducer(**producer_config(self._kafka, f"{client_id}-{self._name}"))
+        await producer.start()
+        self._producer = producer
+        try:
+            await self.table.start(bootstrap, topic, client_id)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        await self.table.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def write_through(self, key: str, value: bytes | None) -> tuple[int, int]:
+        """Produces ``key`` → ``value`` (None: a tombstone); returns its (partition, offset)
+        once the broker acknowledged it and this copy applied it. TimeoutError after
+        ``write_timeout``; KafkaError if refused."""
+        if self._producer is None:
+            raise RuntimeError(f"{type(self).__name__}.start() was not called")
+        async with asyncio.timeout(self._write_timeout):
+            sent = await self._producer.send_and_wait(self._prefixed, value, key=key.encode())
+            await self.table.wait_applied(sent.partition, sent.offset, self._write_timeout)
+        return sent.partition, sent.offset
