@@ -376,6 +376,17 @@ class SubscriptionApi:
                 "(retry a create with the same Idempotency-Key)",
             ) from exc
 
+    def _take_stream_slot(self, owner: str) -> None:
+        """One of the server's and the key's open-stream slots, or a 429; give it back with
+        ``self._streams.give(owner)`` when the stream ends."""
+        s = self.settings
+        if not self._streams.take(owner, s.max_streams, s.max_streams_per_key):
+            error = ApiError(
+                429, "Too Many Streams", "too many open streams for this key or this server"
+            )
+            error.headers["Retry-After"] = "5"
+            raise error
+
     # --- handlers ----------------------------------------------------------------------------
 
     async def create(self, request: web.Request) -> web.Response:
@@ -525,13 +536,7 @@ class SubscriptionApi:
                 "this subscription does not have the stream target; PATCH it with stream: true",
             )
         resume = parse_event_id(params.last_event_id) if params.last_event_id else None
-        s = self.settings
-        if not self._streams.take(owner, s.max_streams, s.max_streams_per_key):
-            error = ApiError(
-                429, "Too Many Streams", "too many open streams for this key or this server"
-            )
-            error.headers["Retry-After"] = "5"
-            raise error
+        self._take_stream_slot(owner)
         try:
             return await self._stream(request, sub.id, owner, resume)
         finally:
@@ -658,13 +663,7 @@ class SubscriptionApi:
         only = params.subscription
         self._wanted(request, only)  # 404 now for another key's subscription
         start = params.last_event_id
-        s = self.settings
-        if not self._streams.take(owner, s.max_streams, s.max_streams_per_key):
-            error = ApiError(
-                429, "Too Many Streams", "too many open streams for this key or this server"
-            )
-            error.headers["Retry-After"] = "5"
-            raise error
+        self._take_stream_slot(owner)
         consumer = alerts_feed.alerts_consumer(self.bootstrap)
         try:
             await consumer.start()
@@ -698,7 +697,7 @@ class SubscriptionApi:
                         data = item.alert.model_dump_json().encode()
                         await response.write(sse_event(event_id, "alert", data))
                     else:
-                        if time.monotonic() - beat >= s.stream_heartbeat_seconds:
+                        if time.monotonic() - beat >= self.settings.stream_heartbeat_seconds:
                             await response.write(b": heartbeat\n\n")
                             beat = time.monotonic()
                         if request.transport is None or request.transport.is_closing():
