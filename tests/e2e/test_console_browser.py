@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Page, Request, expect
+from playwright.async_api import Dialog, Page, Request, expect
 
 from schemas.alert import Alert
 from schemas.enriched import Sentiment
@@ -268,3 +268,27 @@ async def test_stories_reconnects_and_a_disabled_webhook(
     await card.get_by_role("button", name="Re-enable").click()
     again = page.locator("#delivery-list section", has_text="gone hook")
     await expect(again.locator(".status-active")).to_have_text("active", timeout=10_000)
+
+    # Edit (rename) and delete from the Subscriptions page; a delete asks first.
+    await page.get_by_role("link", name="Subscriptions").click()
+    row = page.locator("#subs-table tbody tr", has_text="gone hook")
+    await row.get_by_role("button", name="Edit gone hook").click()
+    await page.get_by_label("Name", exact=True).fill("renamed hook")
+    await page.get_by_role("button", name="Save").click()
+    renamed = page.locator("#subs-table tbody tr", has_text="renamed hook")
+    await expect(renamed).to_have_count(1)
+    asked: list[str] = []
+
+    async def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    await renamed.get_by_role("button", name="Delete renamed hook").click()
+    await expect(renamed).to_have_count(0)
+    assert asked == ["Delete the subscription “renamed hook”?"]
+    async with aiohttp.ClientSession() as http:
+        gone_now = await ApiClient(notify.api_url, ALICE, http).call(
+            "GET", f"/v1/subscriptions/{gone_id}"
+        )
+    assert gone_now.status == 404
