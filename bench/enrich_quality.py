@@ -9,6 +9,12 @@ accuracy and confusion matrix, and pairwise precision/recall of story clustering
 also measured on tests/eval/sentiment_heldout.yaml, a set not used for tuning the model, so
 that overfitting to articles.yaml shows. Writes bench/results/enrich_quality.json.
 tests/unit/test_enrich_quality.py asserts floors.
+
+Issue 10: each tests/eval/articles.<code>.yaml is a set in another language, run through the
+same path (ingest detects its language). Per language it prints topic precision and recall
+(micro: over every (article, topic) pair), ukraine-security-guarantees precision and recall,
+entity F1 and sentiment accuracy, next to English's, with the targets (within 0.05 of English;
+ukraine-security-guarantees 0.9 / 0.9).
 """
 
 import json
@@ -123,6 +129,16 @@ class Report:
     stories: PRF = field(default_factory=PRF)
     mistakes: list[str] = field(default_factory=list)
     sentiment: Confusion = field(default_factory=Confusion)
+    # Articles whose detected language is not the set's (language sets only).
+    misdetected: list[str] = field(default_factory=list)
+
+    @property
+    def micro(self) -> PRF:
+        return PRF(
+            sum(t.tp for t in self.topics.values()),
+            sum(t.fp for t in self.topics.values()),
+            sum(t.fn for t in self.topics.values()),
+        )
 
     @property
     def macro_f1(self) -> float:
@@ -136,6 +152,8 @@ class Report:
         return {
             "articles": self.articles,
             "topic_macro_f1": round(self.macro_f1, 4),
+            "topic_micro_precision": round(self.micro.precision, 4),
+            "topic_micro_recall": round(self.micro.recall, 4),
             "topics": {
                 k: {
                     "precision": round(v.precision, 3),
@@ -154,6 +172,7 @@ class Report:
             "sentiment_confusion": self.sentiment.as_dict(),
             "story_pair_precision": round(self.stories.precision, 4),
             "story_pair_recall": round(self.stories.recall, 4),
+            "misdetected_language": self.misdetected,
         }
 
 
@@ -167,8 +186,11 @@ def evaluate_set(path: Path = EVAL_SET) -> Report:
         report.topics[topic.spec.id] = PRF()
     predicted_story: dict[str, str] = {}
     gold_story: dict[str, str] = {}
+    language = data.get("language")
     for item in data["articles"]:
         article = single_article(raw_event(item))
+        if language and article.language != language:
+            report.misdetected.append(f"{item['id']}:{article.language}")
         story, _, _ = stories.assign(article, 0)
         enriched = enrich(article, taxonomy, gazetteer, story_id=story)
         report.articles += 1
@@ -210,6 +232,49 @@ def evaluate_set(path: Path = EVAL_SET) -> Report:
     return report
 
 
+def language_sets() -> dict[str, Path]:
+    """tests/eval/articles.<code>.yaml by language code."""
+    folder = EVAL_SET.parent
+    return {p.name.split(".")[1]: p for p in sorted(folder.glob("articles.*.yaml"))}
+
+
+def per_language(english: Report) -> dict[str, dict[str, Any]]:
+    """Each language set's figures, and whether each meets issue 10's targets."""
+    base = english.as_dict()
+    out: dict[str, dict[str, Any]] = {}
+    for code, path in language_sets().items():
+        d = evaluate_set(path).as_dict()
+        usg = d["topics"].get("ukraine-security-guarantees", {})
+        d["targets_met"] = {
+            "topic_precision": d["topic_micro_precision"] >= base["topic_micro_precision"] - 0.05,
+            "topic_recall": d["topic_micro_recall"] >= base["topic_micro_recall"] - 0.05,
+            "entity_f1": d["entity_f1"] >= base["entity_f1"] - 0.05,
+            "usg_precision": usg.get("precision", 0) >= 0.9,
+            "usg_recall": usg.get("recall", 0) >= 0.9,
+        }
+        out[code] = d
+    return out
+
+
+def print_languages(english: dict[str, Any], languages: dict[str, dict[str, Any]]) -> None:
+    print("\nby language (topic P/R micro; targets: within 0.05 of en, usg P/R >= 0.90)")
+    print(
+        f"{'lang':<5}{'n':>4} {'topic P':>8} {'topic R':>8} {'usg P':>6} {'usg R':>6} "
+        f"{'ent F1':>7} {'sent':>6}  misdetected / mistakes"
+    )
+    for code, d in {"en": english, **languages}.items():
+        usg = d["topics"].get("ukraine-security-guarantees", {})
+        met = d.get("targets_met", {})
+        missed = [k for k, v in met.items() if not v]
+        flag = "  ✘ " + ",".join(missed) if missed else ""
+        print(
+            f"{code:<5}{d['articles']:>4} {d['topic_micro_precision']:>8.3f} "
+            f"{d['topic_micro_recall']:>8.3f} {usg.get('precision', 0):>6.2f} "
+            f"{usg.get('recall', 0):>6.2f} {d['entity_f1']:>7.3f} "
+            f"{d['sentiment_accuracy']:>6.3f}  {' '.join(d['misdetected_language'])}{flag}"
+        )
+
+
 def main() -> None:
     report = evaluate_set()
     heldout = evaluate_sentiment()
@@ -249,6 +314,12 @@ def main() -> None:
     for name, confusion in (("articles.yaml", report.sentiment), ("held out", heldout)):
         print(f"\nsentiment, {name}: {confusion.accuracy:.3f}\n{confusion.table()}")
         print(f"{len(confusion.mistakes)} wrong: " + ", ".join(confusion.mistakes))
+    languages = per_language(report)
+    for code, path in language_sets().items():
+        mistakes = evaluate_set(path).mistakes
+        print(f"{code} topic mistakes: " + (", ".join(mistakes) or "none"))
+    print_languages(d, languages)
+    d["languages"] = languages
     RESULTS.mkdir(parents=True, exist_ok=True)
     d["measured_at"] = datetime.now(UTC).isoformat()
     (RESULTS / "enrich_quality.json").write_text(json.dumps(d, indent=2) + "\n")

@@ -2,15 +2,22 @@
 
 A tag carries the query's score, the matched terms and the evidence (the text and the field
 it stood in), so "why was this tagged?" has an answer on every record.
+
+Every topic has its English rule (taxonomy.yaml), evaluated for every article, and may have a
+rule per language (services/enrich/languages.py), evaluated for articles in that language
+only: an English article pays nothing for the German vocabulary, and a German article is
+tagged when either rule holds (English words turn up in German news: "NATO", "Brexit").
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.enriched import TopicTag
+from services.enrich.languages import LanguagePack, default_folder, load_packs
 from services.query import Match, Node, QueryDocument, evaluate, parse
 from services.query.ast import And, Near, Or, Phrase, Term
 from services.query.prefilter import Trigger, TriggerTest, triggers
@@ -43,9 +50,16 @@ class Topic:
     # Word sets the rule needs every one of (both sides of a NEAR, each part of an AND),
     # tested after trigger_test: a third of the rules that pass it have a side absent.
     required: tuple[TriggerTest, ...] = ()
+    # The same topic's rule in other languages, by ISO 639-1 code (each without translations).
+    translations: Mapping[str, "Topic"] = field(default_factory=dict)
 
     def may_match(self, doc: QueryDocument) -> bool:
         return self.trigger_test.passes(doc) and all(t.passes(doc) for t in self.required)
+
+    def rules_for(self, lang: str | None) -> list["Topic"]:
+        """The rules an article in ``lang`` is tagged by: English, then its language's."""
+        translated = self.translations.get(lang) if lang else None
+        return [self] if translated is None else [self, translated]
 
 
 def required_words(node: Node) -> list[frozenset[Trigger]]:
@@ -72,21 +86,44 @@ class Taxonomy:
         raise KeyError(f"no topic {topic_id!r} in taxonomy {self.version}")
 
 
-def load_taxonomy(path: Path) -> Taxonomy:
-    """Parses every rule now: a broken rule fails the worker at start, not per article."""
+def compile_topic(spec: TopicSpec, translations: Mapping[str, Topic] | None = None) -> Topic:
+    rule = parse(spec.query)
+    found = triggers(rule)
+    # The trigger set itself is tested first; the others only when it passes.
+    required = tuple(TriggerTest.of(r) for r in required_words(rule) if r != found)
+    return Topic(spec, rule, found, TriggerTest.of(found), required, translations or {})
+
+
+def load_taxonomy(path: Path, languages: Path | None = None) -> Taxonomy:
+    """Parses every rule now: a broken rule fails the worker at start, not per article.
+
+    ``languages`` is the folder of language packs, by default ``lang/`` beside ``path``.
+    """
     data = TaxonomyFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     ids = [t.id for t in data.topics]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise ValueError(f"duplicate topic ids in {path}: {duplicated}")
-    topics = []
-    for spec in data.topics:
-        rule = parse(spec.query)
-        found = triggers(rule)
-        # The trigger set itself is tested first; the others only when it passes.
-        required = tuple(TriggerTest.of(r) for r in required_words(rule) if r != found)
-        topics.append(Topic(spec, rule, found, TriggerTest.of(found), required))
-    return Taxonomy(data.version, tuple(topics))
+    packs = load_packs(languages or default_folder(path))
+    for pack in packs.values():
+        unknown = sorted(set(pack.topics) - set(ids))
+        if unknown:
+            raise ValueError(f"language pack {pack.language!r}: no such topics {unknown}")
+    topics = tuple(compile_topic(spec, _translations(spec, packs)) for spec in data.topics)
+    return Taxonomy(data.version, topics)
+
+
+def _translations(spec: TopicSpec, packs: Mapping[str, LanguagePack]) -> dict[str, Topic]:
+    out = {}
+    for code, pack in packs.items():
+        query = pack.topics.get(spec.id)
+        if query is None:
+            continue
+        try:
+            out[code] = compile_topic(spec.model_copy(update={"query": query}))
+        except ValueError as exc:  # QuerySyntaxError: say which pack and topic
+            raise ValueError(f"language pack {code!r}, topic {spec.id!r}: {exc}") from exc
+    return out
 
 
 def to_tag(topic: Topic, match: Match) -> TopicTag:
@@ -94,8 +131,8 @@ def to_tag(topic: Topic, match: Match) -> TopicTag:
     # of evidence cost twice as much).
     evidence: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for text, field in match.texts:
-        key = (text, str(field))
+    for text, where in match.texts:
+        key = (text, str(where))
         if key not in seen:
             seen.add(key)
             evidence.append({"text": text, "field": key[1]})
@@ -115,9 +152,12 @@ def to_tag(topic: Topic, match: Match) -> TopicTag:
 def tag(doc: QueryDocument, taxonomy: Taxonomy) -> list[TopicTag]:
     tags = []
     for topic in taxonomy.topics:
-        if not topic.may_match(doc):
-            continue  # a word set the rule needs one of is absent from the article
-        match = evaluate(topic.rule, doc)
-        if match.matched:
-            tags.append(to_tag(topic, match))
+        translated = topic.translations.get(doc.lang) if doc.lang else None
+        for rule in (topic,) if translated is None else (topic, translated):
+            if not rule.may_match(doc):
+                continue  # a word set the rule needs one of is absent from the article
+            match = evaluate(rule.rule, doc)
+            if match.matched:
+                tags.append(to_tag(rule, match))
+                break
     return tags

@@ -464,10 +464,7 @@ class Percolator:
         """The keys ``doc`` holds (encoded) that some filed rule names."""
         vocabulary = doc.vocabulary()
         keys = set(vocabulary)
-        words = doc.words
-        for start, end in doc.field_ranges.values():
-            run = words[start:end]
-            keys.update(map(" ".join, pairwise(run)))
+        keys.update(doc.word_pairs())
         keys.update(f"entity:{e}" for e in doc.entities)
         keys.update(f"topic:{t}" for t in doc.topics)
         if doc.lang:

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from services.query.ast import TextField
-from services.query.text import words_with_offsets
+from services.query.text import unaccent, words_with_offsets
 
 # Fields are laid end to end in one position space; phrases and NEAR only join words of one
 # field (field_ranges tells which), so the end of the title never runs into the summary.
@@ -22,6 +22,9 @@ class QueryDocument:
     lang: str | None = None
     source: str | None = None
     sentiment: float | None = None
+    # ``words`` without diacritics, when any word has them (else None): phrases compare a
+    # query word with both (services/query/text.py on accents).
+    plain: list[str] | None = None
     _index: dict[str, list[int]] = field(default_factory=dict)
     _vocabulary: list[str] | None = None
     # Positions per prefix: rules share prefixes (ukrain*, guarantee*) in distinct nodes.
@@ -62,6 +65,7 @@ class QueryDocument:
         index: dict[str, list[int]] = {}
         for pos, word in enumerate(folded):
             index.setdefault(word, []).append(pos)
+        plain = _plain_forms(folded, index)
         return cls(
             words=folded,
             texts=texts,
@@ -71,10 +75,25 @@ class QueryDocument:
             lang=lang.lower() if lang else None,
             source=source,
             sentiment=sentiment,
+            plain=plain,
             _index=index,
             _offsets=offsets,
             _ends=(ranges["title"][1], ranges["summary"][1], ranges["body"][1]),
         )
+
+    def word_pairs(self) -> set[str]:
+        """ "a b" for each two adjacent words of one field, accented and plain forms mixed in
+        every way a phrase can match them (the percolator's keys for two-word phrases)."""
+        pairs: set[str] = set()
+        variants = [self.words] if self.plain is None else [self.words, self.plain]
+        for start, end in self.field_ranges.values():
+            if end - start < 2:
+                continue
+            for first in variants:
+                for second in variants:
+                    after = second[start + 1 : end]
+                    pairs.update(map(" ".join, zip(first[start : end - 1], after, strict=True)))
+        return pairs
 
     def vocabulary(self) -> Iterable[str]:
         """The distinct words of the document."""
@@ -165,3 +184,26 @@ class QueryDocument:
                 name,
             )
         return found
+
+
+def _plain_forms(words: list[str], index: dict[str, list[int]]) -> list[str] | None:
+    """File each accented word's positions under its plain form too; the plain words, or None
+    when no word has an accent. Positions stay in order: a plain form's list gets its own
+    positions and those of its accented spellings, merged."""
+    if all(map(str.isascii, index)):
+        return None
+    forms: dict[str, list[int]] = {}
+    for word in index:
+        if not word.isascii():
+            form = unaccent(word)
+            if form != word:
+                forms[form] = []
+    if not forms:
+        return None
+    plain = [unaccent(w) for w in words]
+    for pos, form in enumerate(plain):
+        found = forms.get(form)
+        if found is not None:
+            found.append(pos)
+    index.update(forms)
+    return plain

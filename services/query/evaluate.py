@@ -99,8 +99,13 @@ def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
             for k, w in enumerate(rest, start=1):
                 word = doc.words[p + k]
                 if not (word.startswith(w.text) if w.prefix else word == w.text):
-                    ok = False
-                    break
+                    # An unaccented query word also matches the accented spelling.
+                    plain = doc.plain[p + k] if doc.plain is not None else word
+                    if plain is word or not (
+                        plain.startswith(w.text) if w.prefix else plain == w.text
+                    ):
+                        ok = False
+                        break
             if ok:
                 out.append((p, p + len(node.words)))
         return out

@@ -1,0 +1,177 @@
+"""Issue 10's core: accents in matching, language packs for topics and entities."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.enrich.entities import Gazetteer, load_gazetteer
+from services.enrich.languages import load_packs
+from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
+from services.enrich.taxonomy import load_taxonomy, tag
+from services.notify.percolator import Percolator
+from services.query import QueryDocument, QuerySyntaxError, evaluate, parse
+from services.query.text import unaccent
+
+
+def matches(query: str, text: str) -> bool:
+    return evaluate(parse(query), QueryDocument.build(text)).matched
+
+
+class TestAccents:
+    def test_unaccent_keeps_length_and_letters_of_their_own(self) -> None:
+        for text, plain in [
+            ("sécurité", "securite"),
+            ("ёлка", "елка"),
+            ("Zełenski", "Zełenski"),  # ł is a letter, not l with an accent
+            ("Straße", "Straße"),
+            ("garantías", "garantias"),
+        ]:
+            assert unaccent(text) == plain
+            assert len(unaccent(text)) == len(text)
+
+    @pytest.mark.parametrize(
+        ("query", "text", "expected"),
+        [
+            ("securite", "garanties de sécurité", True),  # unaccented query: either spelling
+            ("securite", "garanties de securite", True),
+            ("sécurité", "garanties de securite", False),  # accented query: that spelling only
+            ("sécurité", "garanties de sécurité", True),
+            ("securit*", "la sécurité", True),
+            ('"garanties de securite"', "Des garanties de sécurité pour Kyiv", True),
+            ('"garanties de sécurité"', "Des garanties de securite pour Kyiv", False),
+            ('"garantias de seguridad"', "garantías de seguridad", True),
+            ("schon", "schön", True),
+            ("schön", "schon", False),
+            ("елка", "ёлка", True),
+            ('"гарантии безопасности"', "Гарантии безопасности Украине", True),
+            ("гарант* NEAR/3 безопасност*", "гарантій безпеки та безопасности", True),
+        ],
+    )
+    def test_unaccented_query_words_match_both_spellings(
+        self, query: str, text: str, expected: bool
+    ) -> None:
+        assert matches(query, text) is expected
+
+    def test_ascii_documents_have_no_plain_copy(self) -> None:
+        assert QueryDocument.build("security guarantees for Ukraine").plain is None
+        assert QueryDocument.build("garanties de sécurité").plain == [
+            "garanties",
+            "de",
+            "securite",
+        ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet='aáeé ANDORT()"*-', max_size=24),
+    st.text(alphabet="aáeé ", max_size=30),
+)
+def test_percolator_agrees_with_the_evaluator_on_accents(query: str, text: str) -> None:
+    """Candidates cover every match, and what it calls certain is a match."""
+    try:
+        rule = parse(query)
+    except QuerySyntaxError:
+        return
+    doc = QueryDocument.build(text, summary=text[::-1], body=text)
+    percolator = Percolator()
+    percolator.add("s", [], rule)
+    certain, _ = percolator.select_ids(doc)
+    matched = evaluate(rule, doc).matched
+    if matched:
+        assert "s" in percolator.candidates(doc)
+    if "s" in certain:
+        assert matched
+
+
+def write_pack(folder: Path, code: str, body: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / f"{code}.yaml").write_text(body, encoding="utf-8")
+
+
+class TestLanguagePacks:
+    def test_a_pack_rule_tags_articles_in_its_language_only(self, tmp_path: Path) -> None:
+        write_pack(
+            tmp_path,
+            "de",
+            "language: de\ntopics:\n  ukraine-security-guarantees: >-\n"
+            "    sicherheitsgarantie* NEAR/10 ukrain*\n",
+        )
+        taxonomy = load_taxonomy(DEFAULT_TAXONOMY, tmp_path)
+        text = "Berlin bietet Sicherheitsgarantien für die Ukraine an"
+        german = QueryDocument.build(text, lang="de")
+        french = QueryDocument.build(text, lang="fr")
+        assert [t.id for t in tag(german, taxonomy)] == ["ukraine-security-guarantees"]
+        assert tag(french, taxonomy) == []
+        evidence = tag(german, taxonomy)[0].evidence
+        assert {e.text for e in evidence} == {"Sicherheitsgarantien", "Ukraine"}
+
+    def test_english_rules_still_hold_in_other_languages(self, tmp_path: Path) -> None:
+        write_pack(tmp_path, "de", "language: de\ntopics: {}\n")
+        taxonomy = load_taxonomy(DEFAULT_TAXONOMY, tmp_path)
+        doc = QueryDocument.build("Security guarantees for Ukraine", lang="de")
+        assert "ukraine-security-guarantees" in [t.id for t in tag(doc, taxonomy)]
+
+    def test_a_pack_naming_an_unknown_topic_is_refused(self, tmp_path: Path) -> None:
+        write_pack(tmp_path, "de", "language: de\ntopics:\n  no-such-topic: ukraine\n")
+        with pytest.raises(ValueError, match="no-such-topic"):
+            load_taxonomy(DEFAULT_TAXONOMY, tmp_path)
+
+    def test_a_broken_rule_names_its_pack_and_topic(self, tmp_path: Path) -> None:
+        write_pack(tmp_path, "fr", 'language: fr\ntopics:\n  trade-deals: "accord (commercial"\n')
+        with pytest.raises(ValueError, match="'fr', topic 'trade-deals'"):
+            load_taxonomy(DEFAULT_TAXONOMY, tmp_path)
+
+    def test_a_pack_file_must_be_named_for_its_language(self, tmp_path: Path) -> None:
+        write_pack(tmp_path, "de", "language: fr\n")
+        with pytest.raises(ValueError, match="named 'de'"):
+            load_packs(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def gazetteer(tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
+    folder = tmp_path_factory.mktemp("lang")
+    write_pack(
+        folder,
+        "uk",
+        "language: uk\ncountries:\n  UA: ['Україн*']\n"
+        "entities:\n  org:nato: ['НАТО']\n  person:volodymyr-zelensky: ['Зеленськ*']\n",
+    )
+    write_pack(folder, "de", "language: de\nentities:\n  org:nato: ['Nordatlantikpakt']\n")
+    write_pack(folder, "ru", "language: ru\n")
+    write_pack(folder, "fr", "language: fr\n")
+    return load_gazetteer(DEFAULT_GAZETTEER, folder)
+
+
+class TestEntitiesByLanguage:
+    def ids(self, gazetteer: Gazetteer, text: str, lang: str | None) -> list[str]:
+        return [e for _, _, e in gazetteer.find(text, lang)]
+
+    def test_prefix_aliases_catch_case_forms(self, gazetteer: Gazetteer) -> None:
+        text = "Зеленського запросили до НАТО, гарантії для України"
+        found = gazetteer.find(text, "uk")
+        assert [e for _, _, e in found] == ["person:volodymyr-zelensky", "org:nato", "UA"]
+        assert [text[s:e] for s, e, _ in found] == ["Зеленського", "НАТО", "України"]
+
+    def test_pack_aliases_only_in_their_language(self, gazetteer: Gazetteer) -> None:
+        assert self.ids(gazetteer, "Der Nordatlantikpakt tagt", "de") == ["org:nato"]
+        assert self.ids(gazetteer, "Der Nordatlantikpakt tagt", "en") == []
+        assert self.ids(gazetteer, "гарантії для України", None) == []
+
+    def test_pycountry_translations_per_language(self, gazetteer: Gazetteer) -> None:
+        # pycountry's German name for Iceland is "Island": never an English island.
+        assert self.ids(gazetteer, "Island und die Vereinigten Staaten", "de") == ["IS"]
+        assert self.ids(gazetteer, "an island", "en") == []
+        assert self.ids(gazetteer, "Die Vereinigte Staaten", "de") == ["US"]
+
+    def test_accent_insensitive_in_other_languages(self, gazetteer: Gazetteer) -> None:
+        # pycountry writes "Соединённые штаты"; newspapers mostly write е.
+        assert self.ids(gazetteer, "Соединенные Штаты", "ru") == ["US"]
+        assert self.ids(gazetteer, "Elysee", "fr") == ["FR"]
+
+    def test_sharp_s_does_not_switch_off_case_insensitive_names(self, gazetteer: Gazetteer) -> None:
+        # casefold() turns ß into ss and shifted every offset; the automaton was skipped.
+        text = "Die Außenminister der Ukraine trafen sich"
+        assert self.ids(gazetteer, text, "de") == ["UA"]
+        assert self.ids(gazetteer, text, None) == ["UA"]
