@@ -175,3 +175,59 @@ class TestEntitiesByLanguage:
         text = "Die Außenminister der Ukraine trafen sich"
         assert self.ids(gazetteer, text, "de") == ["UA"]
         assert self.ids(gazetteer, text, None) == ["UA"]
+
+
+class TestCompoundParts:
+    """German compounds: a trailing wildcard finds the head (``Sicherheitsgarantie*``), a
+    leading one the tail or a middle part (``*garantie*``)."""
+
+    @pytest.mark.parametrize(
+        ("query", "text", "expected"),
+        [
+            ("Sicherheitsgarantie*", "Sicherheitsgarantien für Kiew", True),
+            ("garantie*", "Sicherheitsgarantien für Kiew", False),
+            ("*garantie*", "Sicherheitsgarantien für Kiew", True),
+            ("*garantien", "Sicherheitsgarantien für Kiew", True),
+            ("*garantie", "Sicherheitsgarantien für Kiew", False),  # must end the word
+            ("*garantie*", "Garantien", True),  # the whole word counts too
+            ("*garantie* NEAR/3 kiew", "Sicherheitsgarantien für Kiew", True),
+            ("*garantie* AND NOT moldau", "Sicherheitsgarantien für Moldau", False),
+            ("title:*sicherheit*", "Die Sicherheitslage", True),
+            ("*securite*", "la cybersécurité", True),  # accents as for any unaccented word
+        ],
+    )
+    def test_leading_wildcards(self, query: str, text: str, expected: bool) -> None:
+        assert matches(query, text) is expected
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("*ga", "at least 3 letters"),
+            ('"*garantie sicher"', "single word"),
+            ("*u.s.", "single word"),
+        ],
+    )
+    def test_leading_wildcard_limits(self, query: str, message: str) -> None:
+        with pytest.raises(QuerySyntaxError, match=message):
+            parse(query)
+
+    def test_prints_back_as_written(self) -> None:
+        assert str(parse("*garantie* OR title:*schutz")) == "(*garantie* OR title:*schutz)"
+
+    def test_percolator_verifies_leading_wildcards(self) -> None:
+        percolator = Percolator()
+        percolator.add("s", [], parse("*garantie*"))
+        doc = QueryDocument.build("Sicherheitsgarantien")
+        assert "s" in percolator.candidates(doc)
+        certain, _ = percolator.select_ids(doc)
+        assert "s" not in certain  # no key proves it: the evaluator decides
+
+    def test_taxonomy_prefilter_lets_leading_wildcards_through(self, tmp_path: Path) -> None:
+        write_pack(
+            tmp_path,
+            "de",
+            "language: de\ntopics:\n  ukraine-security-guarantees: '*garantie* NEAR/5 ukrain*'\n",
+        )
+        taxonomy = load_taxonomy(DEFAULT_TAXONOMY, tmp_path)
+        doc = QueryDocument.build("Neue Sicherheitsgarantien für die Ukraine", lang="de")
+        assert [t.id for t in tag(doc, taxonomy)] == ["ukraine-security-guarantees"]
