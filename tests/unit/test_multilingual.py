@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.enrich.entities import Gazetteer, load_gazetteer
-from services.enrich.languages import load_packs
+from services.enrich.languages import SUPPORTED_LANGUAGES, load_packs
 from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.taxonomy import load_taxonomy, tag
 from services.notify.percolator import Percolator
@@ -231,3 +231,23 @@ class TestCompoundParts:
         taxonomy = load_taxonomy(DEFAULT_TAXONOMY, tmp_path)
         doc = QueryDocument.build("Neue Sicherheitsgarantien für die Ukraine", lang="de")
         assert [t.id for t in tag(doc, taxonomy)] == ["ukraine-security-guarantees"]
+
+
+class TestShippedPacks:
+    """The packs in services/enrich/data/lang/: every supported language, every topic."""
+
+    def test_every_supported_language_has_a_pack_for_every_topic(self) -> None:
+        packs = load_packs(DEFAULT_TAXONOMY.parent / "lang")
+        assert set(packs) == set(SUPPORTED_LANGUAGES) - {"en"}
+        topic_ids = {t.spec.id for t in load_taxonomy(DEFAULT_TAXONOMY).topics}
+        for code, pack in packs.items():
+            assert set(pack.topics) == topic_ids, code
+
+    def test_shipped_packs_load_into_taxonomy_and_gazetteer(self) -> None:
+        taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
+        assert all(
+            set(t.translations) == set(SUPPORTED_LANGUAGES) - {"en"} for t in taxonomy.topics
+        )
+        assert load_gazetteer(DEFAULT_GAZETTEER).languages() == sorted(
+            set(SUPPORTED_LANGUAGES) - {"en"}
+        )
