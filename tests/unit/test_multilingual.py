@@ -1,15 +1,19 @@
 """Issue 10's core: accents in matching, language packs for topics and entities."""
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.raw import RawArticleEvent
 from services.enrich.entities import Gazetteer, load_gazetteer
 from services.enrich.languages import SUPPORTED_LANGUAGES, load_packs
 from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.taxonomy import load_taxonomy, tag
+from services.ingest.normalize import single_article
 from services.notify.percolator import Percolator
 from services.query import QueryDocument, QuerySyntaxError, evaluate, parse
 from services.query.text import unaccent
@@ -251,3 +255,25 @@ class TestShippedPacks:
         assert load_gazetteer(DEFAULT_GAZETTEER).languages() == sorted(
             set(SUPPORTED_LANGUAGES) - {"en"}
         )
+
+
+def test_a_page_is_in_the_language_of_its_main_text() -> None:
+    """An English headline over a German text is a German article (detected once, in ingest)."""
+    payload = {
+        "title": "Ukraine security guarantees: what Berlin offers",
+        "body": "Die Bundesregierung hat am Dienstag ihre Vorschläge für Sicherheitsgarantien "
+        "vorgelegt. Deutschland will sich an einer multinationalen Truppe beteiligen, "
+        "aber keine Kampftruppen in die Ukraine schicken.",
+        "url": "https://example.de/garantien",
+    }
+    article = single_article(
+        RawArticleEvent(
+            source="t",
+            fetched_at=datetime(2026, 12, 4, tzinfo=UTC),
+            content_type="application/json",
+            payload=json.dumps(payload),
+        )
+    )
+    assert article.language == "de"
+    assert article.language_confidence is not None
+    assert article.language_confidence >= 0.9
