@@ -398,7 +398,8 @@ _GERMAN_ENDINGS = {
     "NN": ("e", "en", "n", "s", "es", "er", "ern", "nen"),
 }
 _GERMAN_COMPOUND_TAIL = 5  # letters; shorter tails ("amt", "rat") hit unrelated words
-_GERMAN_COMPOUND_HEAD = 3
+_GERMAN_COMPOUND_HEAD = 4  # letters; shorter heads are prefixes: "Aus-schuss" is no shot
+_GERMAN_COMPOUND_MIN = _GERMAN_COMPOUND_HEAD + _GERMAN_COMPOUND_TAIL
 
 
 def lexicon_file(language: str) -> Path:
@@ -499,7 +500,7 @@ class LexiconModel:
     def valence(self, word: str) -> float | None:
         """The valence of one lower-cased word, German compounds included."""
         value = self._valence.get(word)
-        if value is None and self._nouns and len(word) >= _GERMAN_COMPOUND_HEAD + 5:
+        if value is None and self._nouns and len(word) >= _GERMAN_COMPOUND_MIN:
             value = self._compound(word)
         return value
 
