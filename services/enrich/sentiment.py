@@ -37,6 +37,11 @@ the installed package's files, never downloaded, the package itself never import
 - French: textblob-fr's ``fr-sentiment.xml``, Pattern's French adjective lexicon by De Smedt
   and Daelemans, about 4,200 forms (data PDDL).
 
+Each lexicon gets a news supplement (data/sentiment_news_<code>.yaml, as English has
+sentiment_news.yaml): news words the lexicon lacks ("Beschuss", "inondations") and terms it
+misreads as judgements removed ("Sicherheit", "grave"). ``LexiconModel.for_language(code,
+news=False)`` is the lexicon as shipped.
+
 No package with a permissively licensed, offline Spanish (or Italian, Polish, Ukrainian,
 Russian) lexicon was found (docs/work-notes/sentiment-ml.md), so those languages stay
 ``reliable=false`` with a score of 0. The lexicon scorer keeps VADER's shape (sum of word
@@ -341,6 +346,10 @@ LEXICON_FILES: dict[str, tuple[str, str]] = {
     "de": ("textblob_de", "data/de-sentiment.xml"),
     "fr": ("textblob_fr", "fr-sentiment.xml"),
 }
+# News-domain additions to each lexicon, the counterparts of NEWS_ADJUSTMENTS.
+NEWS_SUPPLEMENTS = {
+    code: NEWS_ADJUSTMENTS.with_name(f"sentiment_news_{code}.yaml") for code in LEXICON_FILES
+}
 # Pattern's polarities lie in [-1, 1]; VADER's valences in [-4, 4], with "good" at 1.9.
 _POLARITY_SCALE = 2.0
 # Words, letters only: "l'inflation" is "l" and "inflation", "sud-est" "sud" and "est".
@@ -453,6 +462,35 @@ def build_lexicon(
     return valence, frozenset(nouns)
 
 
+def apply_news_supplement(
+    valence: dict[str, float], nouns: frozenset[str], path: Path, rules: LanguageRules
+) -> tuple[dict[str, float], frozenset[str]]:
+    """``valence`` with a news supplement's entries (services/enrich/data/sentiment_news_<code>
+    .yaml) set and its neutral words removed; a capitalised entry is a noun: its German forms
+    are added and a compound may end in it."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if data.get("language") != rules.code:
+        raise ValueError(f"{path}: not a {rules.code!r} news supplement")
+    out = dict(valence)
+    tails = set(nouns)
+    for entry, value in data.get("valence", {}).items():
+        word = str(entry).lower()
+        out[word] = float(value)
+        if rules.code == "de" and str(entry)[:1].isupper():
+            for inflected in _german_forms(word, "NN"):
+                out.setdefault(inflected, float(value))
+            if rules.compounds and len(word) >= _GERMAN_COMPOUND_TAIL:
+                tails.add(word)
+    for entry in data.get("neutral", []):
+        word = str(entry).lower()
+        out.pop(word, None)
+        tails.discard(word)
+        if rules.code == "de":
+            for inflected in _german_forms(word, "JJ"):
+                out.pop(inflected, None)
+    return out, frozenset(tails)
+
+
 def _german_forms(word: str, pos: str) -> list[str]:
     endings = _GERMAN_ENDINGS.get(pos, ())
     forms = [word + e for e in endings]
@@ -484,11 +522,19 @@ class LexiconModel:
         self._compound_cache: dict[str, float | None] = {}
 
     @classmethod
-    def for_language(cls, language: str) -> "LexiconModel":
+    def for_language(cls, language: str, news: bool = True) -> "LexiconModel":
+        """The package's lexicon for ``language``, with the news supplement unless ``news``
+        is false (the lexicon as shipped)."""
         rules = RULES[language]
         valence, nouns = build_lexicon(read_polarity_lexicon(lexicon_file(language)), rules)
         package = LEXICON_FILES[language][0].replace("_", "-")
-        return cls(rules, valence, nouns, name=f"{package}-lexicon")
+        name = f"{package}-lexicon"
+        if news:
+            valence, nouns = apply_news_supplement(
+                valence, nouns, NEWS_SUPPLEMENTS[language], rules
+            )
+            name = f"{package}+news"
+        return cls(rules, valence, nouns, name=name)
 
     def document(self, title: str, summary: Sequence[str]) -> float:
         raw = _TITLE_WEIGHT * self._sum(title) + _SUMMARY_WEIGHT * self._sum(" ".join(summary))
