@@ -22,10 +22,10 @@ VADER = sentiment.VaderModel()
 
 # Measured (docs/work-notes/sentiment-ml.md); floors just below. The development set: with
 # the news supplements (written after its first measurement) and as the packages ship them;
-# the held-out set, written after the supplements, 8 items a language.
+# the held-out set, written after the supplements, 16 items a language.
 FLOORS = {"en": 0.93, "de": 0.81, "fr": 0.87}
 FLOORS_AS_SHIPPED = {"de": 0.62, "fr": 0.68}
-FLOORS_HELDOUT = {"de": 0.37, "fr": 0.62}
+FLOORS_HELDOUT = {"de": 0.56, "fr": 0.81}
 
 
 def items(language: str, path: Path = EVAL) -> list[dict[str, object]]:
