@@ -1,6 +1,8 @@
 """Sentiment in German and French (MultilingualModel), English unchanged, other languages
 unreliable; accuracy floors on tests/eval/sentiment_multilingual.yaml."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,15 @@ def test_the_news_supplement_neutralises_terms_and_adds_news_words() -> None:
     german = model_for("de")
     assert isinstance(german, sentiment.LexiconModel)
     assert (german.valence("raketenbeschuss") or 0.0) < 0  # a compound of a supplement noun
+
+
+def test_the_lexicon_packages_are_read_not_imported() -> None:
+    # Importing textblob_de would import textblob and NLTK (and NLTK may look for corpora).
+    code = (
+        "import sys; from services.enrich.sentiment import MultilingualModel; "
+        "MultilingualModel(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'textblob', 'textblob_de', 'textblob_fr', 'nltk'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
