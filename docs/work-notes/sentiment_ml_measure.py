@@ -92,7 +92,9 @@ def main() -> None:
             for _ in range(reps):
                 for item in items:
                     chosen.document(item["title"], item["summary"])
-            parts.append(f"{language} {(time.process_time() - start) / reps / len(items) * 1e6:.1f}")
+            parts.append(
+                f"{language} {(time.process_time() - start) / reps / len(items) * 1e6:.1f}"
+            )
         print(f"document() run {run}, µs CPU per article: " + ", ".join(parts))
 
     taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
