@@ -28,6 +28,11 @@ class Alert(Contract):
     title: str
     url: str | None = None
     source: str
+    language: str | None = Field(
+        default=None,
+        description="ISO 639-1 code of the article's main text, as ingest detected it.",
+        examples=["de"],
+    )
     published_at: UtcDatetime
     matched_topics: list[str] = Field(description="Topic ids that made the subscription match.")
     matched_terms: list[str] = Field(description="Article terms behind those topics.")

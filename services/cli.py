@@ -280,9 +280,10 @@ def _explain(args: argparse.Namespace) -> int:
     settings = EnrichSettings()
     gazetteer = load_gazetteer(settings.gazetteer_path)
     taxonomy = load_taxonomy(settings.taxonomy_path)
+    topic = None
     if args.query:
         try:
-            rule, title = parse(args.query), f"query {args.query}"
+            query_rule = parse(args.query)
         except QuerySyntaxError as exc:
             print(f"{args.query}\n{' ' * exc.position}^ {exc.message}", file=sys.stderr)
             return 2
@@ -293,14 +294,23 @@ def _explain(args: argparse.Namespace) -> int:
             ids = ", ".join(t.spec.id for t in taxonomy.topics)
             print(f"{exc.args[0]}; topics: {ids}", file=sys.stderr)
             return 2
-        rule, title = topic.rule, f"topic {topic.spec.id} ({topic.spec.label}): {topic.spec.query}"
     for name, article in _read_articles([args.file], args.source):
         # The article as notify sees it: enrich's entities, tags and tone included.
         doc = enriched_document(enrich(article, taxonomy, gazetteer))
-        match = evaluate(rule, doc)
-        verdict = f"MATCH, score {match.score}" if match.matched else "no match"
-        print(f"{name}: {article.title}\n{title}\n→ {verdict}")
-        print("\n".join(explain(rule, doc)))
+        print(f"{name}: {article.title} (language {doc.lang or 'unknown'})")
+        if topic is None:
+            rules = [(query_rule, f"query {args.query}")]
+        else:
+            # The English rule, then the article's language's own rule when there is one.
+            rules = [
+                (r.rule, f"topic {r.spec.id} ({r.spec.label}), {lang} rule: {r.spec.query}")
+                for lang, r in zip(["en", doc.lang], topic.rules_for(doc.lang), strict=False)
+            ]
+        for rule, title in rules:
+            match = evaluate(rule, doc)
+            verdict = f"MATCH, score {match.score}" if match.matched else "no match"
+            print(f"{title}\n→ {verdict}")
+            print("\n".join(explain(rule, doc)))
     return 0
 
 

@@ -205,6 +205,7 @@ def _build(
         title=article.title,
         url=article.url,
         source=article.source,
+        language=article.language,
         published_at=article.published_at,
         sentiment=enriched.sentiment,
         created_at=created,

@@ -136,7 +136,7 @@ function escapeRegExp(text) {
 // Text with each of ``terms`` wrapped in <mark> (case-insensitive, longest first).
 function highlighted(text, terms) {
   const fragment = document.createDocumentFragment();
-  const words = [...new Set(terms.map((t) => t.replace(/\*$/, "")).filter((t) => t.length > 1))];
+  const words = [...new Set(terms.map((t) => t.replace(/^\*|\*$/g, "")).filter((t) => t.length > 1))];
   if (!words.length) {
     fragment.append(text);
     return fragment;
@@ -520,7 +520,7 @@ const alerts = {
     });
     const parts = [
       el("div", { class: "headline" }, title),
-      el("div", { class: "meta" }, el("span", { text: newest.source }), when(newest.published_at), el("span", { text: subscriptions.join(", ") }), sentimentLabel(newest.sentiment)),
+      el("div", { class: "meta" }, el("span", { text: newest.source }), newest.language ? el("span", { class: "lang", title: "language", text: newest.language }) : null, when(newest.published_at), el("span", { text: subscriptions.join(", ") }), sentimentLabel(newest.sentiment)),
       el("div", {}, ...tags(newest.matched_topics)),
       el("div", { class: "row" }, explainButton),
       explainBox,
@@ -531,7 +531,7 @@ const alerts = {
         "ul",
         { class: "outlets", id: listId, hidden: true },
         ...[...outlets.values()].map((a) =>
-          el("li", {}, el("strong", { text: a.source }), " — ", a.url ? el("a", { href: a.url, rel: "noopener noreferrer", target: "_blank", text: a.title }) : a.title, " ", when(a.published_at)),
+          el("li", {}, el("strong", { text: a.source }), a.language ? ` (${a.language})` : null, " — ", a.url ? el("a", { href: a.url, rel: "noopener noreferrer", target: "_blank", text: a.title }) : a.title, " ", when(a.published_at)),
         ),
       );
       const toggle = el("button", {
