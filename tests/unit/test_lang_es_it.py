@@ -98,14 +98,17 @@ def test_pack_rules_only_for_their_language(taxonomy: Taxonomy) -> None:
         ("it", "dell'Ucraina", "UA"),
         ("it", "il Cremlino", "RU"),
         ("it", "i soldati britannici", "GB"),
+        ("it", "la telefonata con gli Usa", "US"),
+        ("es", "EE. UU. y el Reino Unido", "US"),
     ],
 )
 def test_entity_aliases(gazetteer: Gazetteer, lang: str, text: str, expected: str) -> None:
     assert expected in entities(gazetteer, text, lang)
 
 
-def test_italian_nato_is_not_the_participle(gazetteer: Gazetteer) -> None:
-    assert "org:nato" not in entities(gazetteer, "Il presidente è nato a Roma nel 1961.", "it")
+def test_italian_nato_and_usa_are_not_words(gazetteer: Gazetteer) -> None:
+    found = entities(gazetteer, "Il presidente, nato nel 1961, usa spesso i social.", "it")
+    assert not found & {"org:nato", "US"}
 
 
 def test_acronyms_stay_case_sensitive(gazetteer: Gazetteer) -> None:
