@@ -116,13 +116,11 @@ def test_acronyms_stay_case_sensitive(gazetteer: Gazetteer) -> None:
     assert "org:nato" not in entities(gazetteer, "otan", "es")
 
 
-@pytest.mark.xfail(reason="core: English rules run on every article; Italian 'ai' = 'to the'")
 def test_italian_preposition_ai_is_not_artificial_intelligence(taxonomy: Taxonomy) -> None:
     text = "Le emissioni sono diminuite del 40% rispetto ai livelli del 1990."
     assert "artificial-intelligence" not in topics(taxonomy, text, "it")
 
 
-@pytest.mark.xfail(reason="core: pycountry names Réunion 'Reunión'/'Riunione' (= 'meeting')")
 @pytest.mark.parametrize(
     ("lang", "text"), [("es", "tercera reunión consecutiva"), ("it", "la riunione")]
 )
