@@ -26,19 +26,45 @@ sentence, uncalibrated (no neutral band: it is a degree, not a label).
 
 The lexicon is English. For an article in another language the score is 0 with
 ``reliable=false`` unless the configured model declares that language.
+
+:class:`MultilingualModel` (built-in name ``multilingual``) dispatches on the article's
+detected language: English goes to the VaderModel above, unchanged; German and French to a
+:class:`LexiconModel` over the polarity lexicon that a PyPI package ships as data (read from
+the installed package's files, never downloaded, the package itself never imported):
+
+- German: textblob-de's ``de-sentiment.xml``, the German Polarity Lexicon of Klenner,
+  Clematide et al. (2010), about 7,300 nouns, verbs and adjectives (data Apache-2.0);
+- French: textblob-fr's ``fr-sentiment.xml``, Pattern's French adjective lexicon by De Smedt
+  and Daelemans, about 4,200 forms (data PDDL).
+
+Each lexicon gets a news supplement (data/sentiment_news_<code>.yaml, as English has
+sentiment_news.yaml): news words the lexicon lacks ("Beschuss", "inondations") and terms it
+misreads as judgements removed ("Sicherheit", "grave"). ``LexiconModel.for_language(code,
+news=False)`` is the lexicon as shipped.
+
+No package with a permissively licensed, offline Spanish (or Italian, Polish, Ukrainian,
+Russian) lexicon was found (docs/work-notes/sentiment-ml.md), so those languages stay
+``reliable=false`` with a score of 0. The lexicon scorer keeps VADER's shape (sum of word
+valences, negation, "but", the same normalisation, title weight and calibration) with each
+language's negations, German inflection (forms generated from the lexicon's part of speech)
+and German compounds (a noun unknown as a whole takes the valence of its longest known tail:
+"Raketenangriff" is an "Angriff").
 """
 
 import importlib
+import importlib.util
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 import yaml
+from defusedxml import ElementTree
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SentimentIntensityAnalyzer
 
 from schemas.article import Article
@@ -313,6 +339,280 @@ def calibrate(x: float) -> float:
     return math.copysign(min(scaled, 1.0), x)
 
 
+# --- other languages -------------------------------------------------------------------------
+
+# The package and the file in it holding each language's polarity lexicon (Pattern's XML).
+LEXICON_FILES: dict[str, tuple[str, str]] = {
+    "de": ("textblob_de", "data/de-sentiment.xml"),
+    "fr": ("textblob_fr", "fr-sentiment.xml"),
+}
+# News-domain additions to each lexicon, the counterparts of NEWS_ADJUSTMENTS.
+NEWS_SUPPLEMENTS = {
+    code: NEWS_ADJUSTMENTS.with_name(f"sentiment_news_{code}.yaml") for code in LEXICON_FILES
+}
+# Pattern's polarities lie in [-1, 1]; VADER's valences in [-4, 4], with "good" at 1.9.
+_POLARITY_SCALE = 2.0
+# Words, letters only: "l'inflation" is "l" and "inflation", "sud-est" "sud" and "est".
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+@dataclass(frozen=True)
+class LanguageRules:
+    """What the lexicon scorer needs to know of a language besides its lexicon."""
+
+    code: str
+    # Any of these in the three words before a word flips (and damps) its valence, once:
+    # "nicht gut", "keine Verstöße", "n'est pas bonne", "ne ... aucune violation".
+    negations: frozenset[str]
+    # VADER's "but": what comes before is halved, what follows weighs 1.5.
+    contrasts: frozenset[str]
+    compounds: bool = False  # German: an unknown long word may end in a known noun
+
+
+RULES: dict[str, LanguageRules] = {
+    "de": LanguageRules(
+        code="de",
+        negations=frozenset(
+            {
+                "nicht",
+                "kein",
+                "keine",
+                "keinen",
+                "keinem",
+                "keiner",
+                "keines",
+                "nie",
+                "niemals",
+                "nichts",
+                "ohne",
+                "weder",
+                "niemand",
+            }
+        ),
+        contrasts=frozenset({"aber", "jedoch", "doch", "allerdings"}),
+        compounds=True,
+    ),
+    "fr": LanguageRules(
+        code="fr",
+        negations=frozenset(
+            {"ne", "n", "pas", "jamais", "rien", "aucun", "aucune", "sans", "ni", "guère"}
+        ),
+        contrasts=frozenset({"mais", "cependant", "pourtant", "toutefois"}),
+    ),
+}
+
+# German inflection: the endings each part of speech may add to the lexicon's base form.
+_GERMAN_ENDINGS = {
+    "JJ": ("e", "en", "er", "es", "em", "ere", "eren", "erer", "eres", "erem"),
+    "NN": ("e", "en", "n", "s", "es", "er", "ern", "nen"),
+}
+_GERMAN_COMPOUND_TAIL = 5  # letters; shorter tails ("amt", "rat") hit unrelated words
+_GERMAN_COMPOUND_HEAD = 4  # letters; shorter heads are prefixes: "Aus-schuss" is no shot
+_GERMAN_COMPOUND_MIN = _GERMAN_COMPOUND_HEAD + _GERMAN_COMPOUND_TAIL
+
+
+def lexicon_file(language: str) -> Path:
+    """Where the installed package keeps ``language``'s lexicon. The package is located,
+    not imported (textblob_de would import textblob and NLTK)."""
+    package, relative = LEXICON_FILES[language]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"sentiment lexicon for {language!r}: package {package} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / relative
+
+
+def read_polarity_lexicon(path: Path) -> list[tuple[str, str, float]]:
+    """(form, part of speech, polarity) of each entry of a Pattern sentiment lexicon."""
+    root = ElementTree.parse(path).getroot()
+    if root is None:
+        raise ValueError(f"{path}: no sentiment lexicon in it")
+    return [
+        (str(w.get("form", "")), str(w.get("pos", "")), float(w.get("polarity") or 0.0))
+        for w in root.iter("word")
+    ]
+
+
+def build_lexicon(
+    entries: Iterable[tuple[str, str, float]], rules: LanguageRules
+) -> tuple[dict[str, float], frozenset[str]]:
+    """Lower-cased form -> valence on VADER's scale (the mean where a form is listed more
+    than once), and, for German, the nouns a compound may end in. Inflected German forms
+    are added for forms the lexicon does not list itself."""
+    sums: dict[str, list[float]] = {}
+    nouns: set[str] = set()
+    for form, pos, polarity in entries:
+        word = form.lower()
+        if not polarity or not _LETTERS.fullmatch(word):
+            continue
+        sums.setdefault(word, []).append(polarity)
+        if rules.compounds and pos == "NN" and len(word) >= _GERMAN_COMPOUND_TAIL:
+            nouns.add(word)
+    valence = {w: _POLARITY_SCALE * sum(v) / len(v) for w, v in sums.items()}
+    if rules.code == "de":
+        derived: dict[str, float] = {}
+        for form, pos, _ in entries:
+            word = form.lower()
+            value = valence.get(word)
+            if value is None:
+                continue
+            for inflected in _german_forms(word, pos):
+                if inflected not in valence:
+                    derived.setdefault(inflected, value)
+        valence.update(derived)
+    return valence, frozenset(nouns)
+
+
+def apply_news_supplement(
+    valence: dict[str, float], nouns: frozenset[str], path: Path, rules: LanguageRules
+) -> tuple[dict[str, float], frozenset[str]]:
+    """``valence`` with a news supplement's entries (services/enrich/data/sentiment_news_<code>
+    .yaml) set and its neutral words removed; a capitalised entry is a noun: its German forms
+    are added and a compound may end in it."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if data.get("language") != rules.code:
+        raise ValueError(f"{path}: not a {rules.code!r} news supplement")
+    out = dict(valence)
+    tails = set(nouns)
+    for entry, value in data.get("valence", {}).items():
+        word = str(entry).lower()
+        out[word] = float(value)
+        if rules.code == "de" and str(entry)[:1].isupper():
+            for inflected in _german_forms(word, "NN"):
+                out.setdefault(inflected, float(value))
+            if rules.compounds and len(word) >= _GERMAN_COMPOUND_TAIL:
+                tails.add(word)
+    for entry in data.get("neutral", []):
+        word = str(entry).lower()
+        out.pop(word, None)
+        tails.discard(word)
+        if rules.code == "de":
+            for inflected in _german_forms(word, "JJ"):
+                out.pop(inflected, None)
+    return out, frozenset(tails)
+
+
+def _german_forms(word: str, pos: str) -> list[str]:
+    endings = _GERMAN_ENDINGS.get(pos, ())
+    forms = [word + e for e in endings]
+    if pos == "VB" and word.endswith("en") and len(word) > 4:
+        stem = word[:-2]
+        # present and past, participle: "sinken" -> sinkt, sinkte(n); "loben" -> gelobt
+        participle = "ge" + stem + "t"
+        forms += [stem + "t", stem + "et", stem + "te", stem + "ten", participle]
+        forms += [participle + e for e in ("e", "en", "er", "es")]
+    return forms
+
+
+class LexiconModel:
+    """A polarity lexicon of one language, scored with VADER's rules that carry over:
+    valences summed, negation, "but", the normalisation and the document calibration."""
+
+    def __init__(
+        self,
+        rules: LanguageRules,
+        valence: Mapping[str, float],
+        compound_nouns: frozenset[str] = frozenset(),
+        name: str | None = None,
+    ) -> None:
+        self.rules = rules
+        self.name = name or f"lexicon-{rules.code}"
+        self.languages = frozenset({rules.code})
+        self._valence = dict(valence)
+        self._nouns = compound_nouns
+        self._compound_cache: dict[str, float | None] = {}
+
+    @classmethod
+    def for_language(cls, language: str, news: bool = True) -> "LexiconModel":
+        """The package's lexicon for ``language``, with the news supplement unless ``news``
+        is false (the lexicon as shipped)."""
+        rules = RULES[language]
+        valence, nouns = build_lexicon(read_polarity_lexicon(lexicon_file(language)), rules)
+        package = LEXICON_FILES[language][0].replace("_", "-")
+        name = f"{package}-lexicon"
+        if news:
+            valence, nouns = apply_news_supplement(
+                valence, nouns, NEWS_SUPPLEMENTS[language], rules
+            )
+            name = f"{package}+news"
+        return cls(rules, valence, nouns, name=name)
+
+    def document(self, title: str, summary: Sequence[str]) -> float:
+        raw = _TITLE_WEIGHT * self._sum(title) + _SUMMARY_WEIGHT * self._sum(" ".join(summary))
+        return calibrate(_normalise(raw))
+
+    def sentence(self, text: str) -> float:
+        return _normalise(self._sum(text))
+
+    def valence(self, word: str) -> float | None:
+        """The valence of one lower-cased word, German compounds included."""
+        value = self._valence.get(word)
+        if value is None and self._nouns and len(word) >= _GERMAN_COMPOUND_MIN:
+            value = self._compound(word)
+        return value
+
+    def _compound(self, word: str) -> float | None:
+        if word in self._compound_cache:
+            return self._compound_cache[word]
+        found: float | None = None
+        for start in range(_GERMAN_COMPOUND_HEAD, len(word) - _GERMAN_COMPOUND_TAIL + 1):
+            tail = word[start:]
+            if tail in self._nouns:  # the longest known noun it ends in
+                found = self._valence[tail]
+                break
+        if len(self._compound_cache) < 100_000:
+            self._compound_cache[word] = found
+        return found
+
+    def _sum(self, text: str) -> float:
+        rules = self.rules
+        negations = rules.negations
+        words = _LETTERS.findall(text.lower())
+        total = 0.0
+        after_contrast = False
+        for i, word in enumerate(words):
+            if word in rules.contrasts:
+                if not after_contrast:
+                    total *= _BUT_BEFORE
+                    after_contrast = True
+                continue
+            if word in negations:
+                continue
+            value = self.valence(word)
+            if value is None:
+                continue
+            if not negations.isdisjoint(words[max(0, i - 3) : i]):
+                value *= _NEGATION_SCALAR
+            total += value * _BUT_AFTER if after_contrast else value
+        return total
+
+
+class MultilingualModel:
+    """One model per language, chosen by the article's detected language: English by
+    :class:`VaderModel`, unchanged, German and French by their :class:`LexiconModel`."""
+
+    name = "multilingual"
+
+    def __init__(self, models: Sequence[SentimentModel] | None = None) -> None:
+        if models is None:
+            models = [VaderModel(), *(LexiconModel.for_language(code) for code in LEXICON_FILES)]
+        self._models: dict[str, SentimentModel] = {}
+        for model in models:
+            for language in model.languages:
+                self._models.setdefault(language, model)
+        self.languages = frozenset(self._models)
+        self._english = self._models.get("en") or VaderModel()
+
+    def for_language(self, language: str | None) -> SentimentModel | None:
+        """The model for ``language`` (None or "" counts as English), or None."""
+        return self._models.get(language or "en")
+
+    def document(self, title: str, summary: Sequence[str]) -> float:
+        return self._english.document(title, summary)
+
+    def sentence(self, text: str) -> float:
+        return self._english.sentence(text)
+
+
 @lru_cache(maxsize=1)
 def _analyzer() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
@@ -337,7 +637,10 @@ def reliable_for(model: SentimentModel, article: Article) -> bool:
     return (article.language or "en") in model.languages
 
 
-BUILT_IN_MODELS = {"vader": "services.enrich.sentiment:VaderModel"}
+BUILT_IN_MODELS = {
+    "vader": "services.enrich.sentiment:VaderModel",
+    "multilingual": "services.enrich.sentiment:MultilingualModel",
+}
 
 
 def load_model(spec: str) -> SentimentModel:
@@ -365,8 +668,18 @@ def load_model(spec: str) -> SentimentModel:
     return cast(SentimentModel, model)
 
 
+# The language of the article being enriched, set by score() for entity_scores(), which enrich
+# calls next with the same model and no language (see entity_scores).
+_article_language: ContextVar[str | None] = ContextVar("article_language", default=None)
+
+
 def score(article: Article, model: SentimentModel | None = None) -> Sentiment:
     model = model or VaderModel()
+    _article_language.set(article.language)
+    if isinstance(model, MultilingualModel):
+        chosen = model.for_language(article.language)
+        if chosen is not None:
+            model = chosen  # its own name in ``method``: "vader" for English, as before
     method = f"{model.name}:title+summary"
     if not reliable_for(model, article):
         return Sentiment(score=0.0, label="neutral", method=method, reliable=False)
@@ -398,9 +711,18 @@ def _span_scorer(model: SentimentModel, text: str) -> Callable[[int, int], float
 
 
 def entity_scores(
-    texts: Iterable[tuple[str, list[tuple[int, str]]]], model: SentimentModel
+    texts: Iterable[tuple[str, list[tuple[int, str]]]],
+    model: SentimentModel,
+    language: str | None = None,
 ) -> dict[str, float]:
-    """Mean sentence score per entity. ``texts``: (text, [(offset, entity id), ...])."""
+    """Mean sentence score per entity. ``texts``: (text, [(offset, entity id), ...]).
+
+    A :class:`MultilingualModel` scores with its model for ``language``; without one, for the
+    language of the article last scored by :func:`score` in this context (enrich scores the
+    article, then its entities)."""
+    if isinstance(model, MultilingualModel):
+        chosen = model.for_language(language or _article_language.get())
+        model = chosen if chosen is not None else model
     totals: dict[str, list[float]] = {}
     for text, mentions in texts:
         if not mentions:

@@ -24,7 +24,9 @@ log = structlog.get_logger("newswire.enrich")
 
 @lru_cache(maxsize=1)
 def default_model() -> sentiment.SentimentModel:
-    return sentiment.VaderModel()
+    # English by the news-tuned VADER model, unchanged; German and French by their packaged
+    # polarity lexicons; other languages reliable=false (services/enrich/sentiment.py).
+    return sentiment.MultilingualModel()
 
 
 def enrich(

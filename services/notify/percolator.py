@@ -48,6 +48,8 @@ Clause = frozenset[Key]
 def query_keys(node: Node) -> frozenset[Key] | None:
     """Keys of which a document matching ``node`` has at least one, or None."""
     if isinstance(node, Term):
+        if node.infix:
+            return None  # inside other words: no key an article's words give
         return frozenset({("prefix" if node.prefix else "word", node.text)})
     if isinstance(node, Phrase):
         first = node.words[0]
@@ -127,6 +129,8 @@ def _single(key: Key, exact: bool = True) -> Conditions:
 def clauses(node: Node) -> Conditions:
     """The conditions on keys that ``node`` implies (and, when exact, amounts to)."""
     if isinstance(node, Term):
+        if node.infix:
+            return _NOTHING  # verified by the evaluator, as a rule without keys
         return _single(("prefix" if node.prefix else "word", node.text), node.field == "any")
     if isinstance(node, Phrase):
         # Adjacent word pairs of the phrase (wildcards aside) must occur as pairs, in one

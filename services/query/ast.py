@@ -10,14 +10,18 @@ Comparison = Literal["<", "<=", ">", ">=", "="]
 
 @dataclass(frozen=True)
 class Term:
-    """One word; ``prefix``: it ends in ``*`` and matches every word starting with ``text``."""
+    """One word; ``prefix``: it ends in ``*`` and matches every word starting with ``text``;
+    ``infix``: it starts with ``*`` and matches every word ending with ``text`` (with both,
+    every word containing it): the parts of German compounds, ``*garantie*`` in
+    ``Sicherheitsgarantien``. Leading wildcards stand on single words only, not in phrases."""
 
     text: str
     prefix: bool = False
     field: TextField = "any"
+    infix: bool = False
 
     def __str__(self) -> str:
-        word = self.text + ("*" if self.prefix else "")
+        word = ("*" if self.infix else "") + self.text + ("*" if self.prefix else "")
         return word if self.field == "any" else f"{self.field}:{word}"
 
 

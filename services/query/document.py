@@ -136,6 +136,22 @@ class QueryDocument:
         self._prefixed[word] = out
         return out
 
+    def term_positions(self, word: str, prefix: bool, infix: bool) -> list[int]:
+        """``positions``, or with ``infix`` where a word ends with ``word`` (with ``prefix``
+        too: contains it), scanning the vocabulary (compound parts: ``*garantie*``)."""
+        if not infix:
+            return self.positions(word, prefix)
+        key = f"*{word}*" if prefix else f"*{word}"
+        cached = self._prefixed.get(key)
+        if cached is not None:
+            return cached
+        found: set[int] = set()
+        for known, at in self._index.items():
+            if word in known if prefix else known.endswith(word):
+                found.update(at)  # a word and its plain form may both hold: a set
+        out = self._prefixed[key] = sorted(found)
+        return out
+
     def in_field(self, position: int, scope: TextField) -> bool:
         if scope == "any":
             return True

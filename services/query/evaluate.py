@@ -83,7 +83,7 @@ def _spans(node: Node, doc: QueryDocument) -> list[Span]:
 
 def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
     if isinstance(node, Term):
-        found = doc.positions(node.text, node.prefix)
+        found = doc.term_positions(node.text, node.prefix, node.infix)
         if node.field == "any":
             return [(p, p + 1) for p in found]
         return [(p, p + 1) for p in found if doc.in_field(p, node.field)]
@@ -114,7 +114,8 @@ def _compute_spans(node: Node, doc: QueryDocument) -> list[Span]:
         for child in node.children:
             if isinstance(child, Term) and child.field == "any":
                 # A bare word's spans straight from its positions: memoising each cost as much.
-                union.update([(p, p + 1) for p in doc.positions(child.text, child.prefix)])
+                found = doc.term_positions(child.text, child.prefix, child.infix)
+                union.update([(p, p + 1) for p in found])
             elif not _absent(child, doc):
                 union.update(_spans(child, doc))
         return sorted(union)
@@ -126,7 +127,9 @@ def _absent(node: Node, doc: QueryDocument) -> bool:
     One dictionary lookup, where evaluating it builds spans and a Match; most branches of a
     taxonomy rule's ORs are absent from any one article."""
     first = node if isinstance(node, Term) else node.words[0] if isinstance(node, Phrase) else None
-    return first is not None and not first.prefix and not doc.has_word(first.text)
+    return (
+        first is not None and not first.prefix and not first.infix and not doc.has_word(first.text)
+    )
 
 
 def _near(node: Near, doc: QueryDocument) -> "Outcome":
@@ -189,7 +192,8 @@ def _evaluate(node: Node, doc: QueryDocument) -> Outcome:
         pieces = []
         for child in node.children:
             if isinstance(child, Term) and child.field == "any":
-                spans = [(p, p + 1) for p in doc.positions(child.text, child.prefix)]
+                at = doc.term_positions(child.text, child.prefix, child.infix)
+                spans = [(p, p + 1) for p in at]
                 if spans:
                     any_matched = True
                     pieces.extend(spans)
@@ -222,7 +226,9 @@ def _single_word_positions(node: Node, doc: QueryDocument) -> list[int] | None:
     """Where ``node`` matches, as word positions, when every match of it is one word long
     and it has no field scope (a term, or an OR of such); None for anything else."""
     if isinstance(node, Term):
-        return doc.positions(node.text, node.prefix) if node.field == "any" else None
+        if node.field != "any":
+            return None
+        return doc.term_positions(node.text, node.prefix, node.infix)
     if isinstance(node, Or):
         found: list[int] = []
         for child in node.children:
@@ -272,7 +278,7 @@ def matches(node: Node, doc: QueryDocument) -> bool:
     """``evaluate(node, doc).matched``, without collecting evidence: for callers that need
     only the answer (notify's percolator verifies hundreds of candidate rules an article)."""
     if isinstance(node, Term):
-        if node.field == "any":
+        if node.field == "any" and not node.infix:
             return doc.contains(node.text, node.prefix)
         return bool(_spans(node, doc))
     if isinstance(node, Phrase):

@@ -29,8 +29,8 @@ _PREDICATES = {"entity", "topic", "source", "lang"}
 _PREDICATE_VALUE = re.compile(r"[^\s()\"]+")
 _NEAR = re.compile(r"NEAR/(\d+)(?![\w/])")
 # A word: letters, digits and the joiners found inside names (U.S., Zelensky's, e-mail),
-# optionally ending in * ; or a comparison value such as <-0.3 after sentiment:.
-_WORD = re.compile(r"[<>]=?-?\d+(?:\.\d+)?|=-?\d+(?:\.\d+)?|[\w][\w.'’\-]*\*?|\*", re.UNICODE)
+# optionally starting and/or ending in * ; or a comparison value such as <-0.3 after sentiment:.
+_WORD = re.compile(r"[<>]=?-?\d+(?:\.\d+)?|=-?\d+(?:\.\d+)?|\*?[\w][\w.'’\-]*\*?|\*", re.UNICODE)
 
 
 def tokenize(query: str) -> list[Token]:

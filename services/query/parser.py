@@ -21,6 +21,8 @@ TEXT_FIELDS: dict[str, TextField] = {"title": "title", "summary": "summary", "bo
 PREDICATES = ("entity", "topic", "lang", "source")
 MAX_NEAR = 100
 MAX_QUERY_CHARS = 4000
+# A leading wildcard tests every word of an article; under 3 letters it would match most.
+MIN_INFIX = 3
 
 
 class QuerySyntaxError(ValueError):
@@ -154,12 +156,19 @@ def _positional(node: Node) -> bool:
 def _word(tok: Token, field: TextField) -> Node:
     text = tok.text
     prefix = text.endswith("*")
-    core = text.rstrip("*")
+    infix = text.startswith("*") and len(text) > 1
+    core = text.strip("*")
     parts = words(core)
     if not parts:
         raise QuerySyntaxError("a wildcard needs letters before it", tok.start)
     if len(parts) == 1:
-        return Term(parts[0], prefix, field)
+        if infix and len(parts[0]) < MIN_INFIX:
+            raise QuerySyntaxError(
+                f"a leading wildcard needs at least {MIN_INFIX} letters after it", tok.start
+            )
+        return Term(parts[0], prefix, field, infix)
+    if infix:
+        raise QuerySyntaxError("a leading wildcard stands on a single word", tok.start)
     # U.S. or e-mail: the document sees several words, so the query does too.
     terms = [Term(p, False, field) for p in parts]
     terms[-1] = Term(parts[-1], prefix, field)
@@ -169,6 +178,8 @@ def _word(tok: Token, field: TextField) -> Node:
 def _phrase(tok: Token, field: TextField) -> Node:
     terms: list[Term] = []
     for raw in tok.text.split():
+        if raw.startswith("*"):
+            raise QuerySyntaxError("a leading wildcard stands on a single word", tok.start)
         prefix = raw.endswith("*")
         parts = words(raw.rstrip("*"))
         terms.extend(Term(p, False, field) for p in parts[:-1])
@@ -184,7 +195,7 @@ def _scoped(node: Node, field: TextField) -> Node:
     if field == "any":
         return node
     if isinstance(node, Term):
-        return Term(node.text, node.prefix, field)
+        return Term(node.text, node.prefix, field, node.infix)
     if isinstance(node, Phrase):
         return Phrase(tuple(Term(w.text, w.prefix, field) for w in node.words), field)
     if isinstance(node, And):

@@ -16,7 +16,8 @@ Trigger = tuple[str, bool]
 
 def triggers(node: Node) -> frozenset[Trigger] | None:
     if isinstance(node, Term):
-        return frozenset({(node.text, node.prefix)})
+        # A leading wildcard's word may hide inside another: no whole word or prefix to test.
+        return None if node.infix else frozenset({(node.text, node.prefix)})
     if isinstance(node, Phrase):
         first = node.words[0]
         return frozenset({(first.text, first.prefix)})

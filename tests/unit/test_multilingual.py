@@ -1,15 +1,19 @@
 """Issue 10's core: accents in matching, language packs for topics and entities."""
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.raw import RawArticleEvent
 from services.enrich.entities import Gazetteer, load_gazetteer
-from services.enrich.languages import load_packs
+from services.enrich.languages import SUPPORTED_LANGUAGES, load_packs
 from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
 from services.enrich.taxonomy import load_taxonomy, tag
+from services.ingest.normalize import single_article
 from services.notify.percolator import Percolator
 from services.query import QueryDocument, QuerySyntaxError, evaluate, parse
 from services.query.text import unaccent
@@ -175,3 +179,101 @@ class TestEntitiesByLanguage:
         text = "Die Außenminister der Ukraine trafen sich"
         assert self.ids(gazetteer, text, "de") == ["UA"]
         assert self.ids(gazetteer, text, None) == ["UA"]
+
+
+class TestCompoundParts:
+    """German compounds: a trailing wildcard finds the head (``Sicherheitsgarantie*``), a
+    leading one the tail or a middle part (``*garantie*``)."""
+
+    @pytest.mark.parametrize(
+        ("query", "text", "expected"),
+        [
+            ("Sicherheitsgarantie*", "Sicherheitsgarantien für Kiew", True),
+            ("garantie*", "Sicherheitsgarantien für Kiew", False),
+            ("*garantie*", "Sicherheitsgarantien für Kiew", True),
+            ("*garantien", "Sicherheitsgarantien für Kiew", True),
+            ("*garantie", "Sicherheitsgarantien für Kiew", False),  # must end the word
+            ("*garantie*", "Garantien", True),  # the whole word counts too
+            ("*garantie* NEAR/3 kiew", "Sicherheitsgarantien für Kiew", True),
+            ("*garantie* AND NOT moldau", "Sicherheitsgarantien für Moldau", False),
+            ("title:*sicherheit*", "Die Sicherheitslage", True),
+            ("*securite*", "la cybersécurité", True),  # accents as for any unaccented word
+        ],
+    )
+    def test_leading_wildcards(self, query: str, text: str, expected: bool) -> None:
+        assert matches(query, text) is expected
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("*ga", "at least 3 letters"),
+            ('"*garantie sicher"', "single word"),
+            ("*u.s.", "single word"),
+        ],
+    )
+    def test_leading_wildcard_limits(self, query: str, message: str) -> None:
+        with pytest.raises(QuerySyntaxError, match=message):
+            parse(query)
+
+    def test_prints_back_as_written(self) -> None:
+        assert str(parse("*garantie* OR title:*schutz")) == "(*garantie* OR title:*schutz)"
+
+    def test_percolator_verifies_leading_wildcards(self) -> None:
+        percolator = Percolator()
+        percolator.add("s", [], parse("*garantie*"))
+        doc = QueryDocument.build("Sicherheitsgarantien")
+        assert "s" in percolator.candidates(doc)
+        certain, _ = percolator.select_ids(doc)
+        assert "s" not in certain  # no key proves it: the evaluator decides
+
+    def test_taxonomy_prefilter_lets_leading_wildcards_through(self, tmp_path: Path) -> None:
+        write_pack(
+            tmp_path,
+            "de",
+            "language: de\ntopics:\n  ukraine-security-guarantees: '*garantie* NEAR/5 ukrain*'\n",
+        )
+        taxonomy = load_taxonomy(DEFAULT_TAXONOMY, tmp_path)
+        doc = QueryDocument.build("Neue Sicherheitsgarantien für die Ukraine", lang="de")
+        assert [t.id for t in tag(doc, taxonomy)] == ["ukraine-security-guarantees"]
+
+
+class TestShippedPacks:
+    """The packs in services/enrich/data/lang/: every supported language, every topic."""
+
+    def test_every_supported_language_has_a_pack_for_every_topic(self) -> None:
+        packs = load_packs(DEFAULT_TAXONOMY.parent / "lang")
+        assert set(packs) == set(SUPPORTED_LANGUAGES) - {"en"}
+        topic_ids = {t.spec.id for t in load_taxonomy(DEFAULT_TAXONOMY).topics}
+        for code, pack in packs.items():
+            assert set(pack.topics) == topic_ids, code
+
+    def test_shipped_packs_load_into_taxonomy_and_gazetteer(self) -> None:
+        taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
+        assert all(
+            set(t.translations) == set(SUPPORTED_LANGUAGES) - {"en"} for t in taxonomy.topics
+        )
+        assert load_gazetteer(DEFAULT_GAZETTEER).languages() == sorted(
+            set(SUPPORTED_LANGUAGES) - {"en"}
+        )
+
+
+def test_a_page_is_in_the_language_of_its_main_text() -> None:
+    """An English headline over a German text is a German article (detected once, in ingest)."""
+    payload = {
+        "title": "Ukraine security guarantees: what Berlin offers",
+        "body": "Die Bundesregierung hat am Dienstag ihre Vorschläge für Sicherheitsgarantien "
+        "vorgelegt. Deutschland will sich an einer multinationalen Truppe beteiligen, "
+        "aber keine Kampftruppen in die Ukraine schicken.",
+        "url": "https://example.de/garantien",
+    }
+    article = single_article(
+        RawArticleEvent(
+            source="t",
+            fetched_at=datetime(2026, 12, 4, tzinfo=UTC),
+            content_type="application/json",
+            payload=json.dumps(payload),
+        )
+    )
+    assert article.language == "de"
+    assert article.language_confidence is not None
+    assert article.language_confidence >= 0.9

@@ -136,7 +136,7 @@ function escapeRegExp(text) {
 // Text with each of ``terms`` wrapped in <mark> (case-insensitive, longest first).
 function highlighted(text, terms) {
   const fragment = document.createDocumentFragment();
-  const words = [...new Set(terms.map((t) => t.replace(/\*$/, "")).filter((t) => t.length > 1))];
+  const words = [...new Set(terms.map((t) => t.replace(/^\*|\*$/g, "")).filter((t) => t.length > 1))];
   if (!words.length) {
     fragment.append(text);
     return fragment;
