@@ -52,10 +52,18 @@ class _Automata:
 def _automaton(
     entries: Iterable[tuple[str, str]], fold: Callable[[str], str]
 ) -> ahocorasick.Automaton:
-    automaton = ahocorasick.Automaton()
-    for alias, entity_id in entries:
+    # One value per key: "Putin" (gazetteer.yaml) and "Putin*" (a pack) are one key, and the
+    # prefix form, which also matches the exact word, must win whatever the order. Aliases
+    # come from sets: sorted, so the same entity wins a key two entities share in every run.
+    found: dict[str, tuple[str, bool]] = {}
+    for alias, entity_id in sorted(entries):
         prefix = alias.endswith(PREFIX)
         key = fold(alias.removesuffix(PREFIX))
+        known = found.get(key)
+        if known is None or (known[0] == entity_id and prefix):
+            found[key] = (entity_id, prefix)
+    automaton = ahocorasick.Automaton()
+    for key, (entity_id, prefix) in found.items():
         automaton.add_word(key, (len(key), entity_id, prefix))
     if len(automaton):
         automaton.make_automaton()

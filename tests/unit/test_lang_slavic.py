@@ -172,10 +172,6 @@ def test_no_prefix_alias_shares_its_stem_with_an_exact_alias(code: str) -> None:
     assert not stems & exact, sorted(stems & exact)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: pycountry's Ukrainian/Russian name of Togo is the everyday word «того»",
-)
 def test_togo_is_not_found_in_everyday_ukrainian(gazetteer: Gazetteer) -> None:
     assert "TG" not in ids(gazetteer, "Після того, як уряд ухвалив рішення", "uk")
 

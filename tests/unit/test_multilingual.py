@@ -326,3 +326,11 @@ def test_a_short_sample_must_be_sure_before_it_decides() -> None:
         "garantías de seguridad para su país."
     )
     assert language.detect_main_text(text)[0] == "es"
+
+
+def test_a_prefix_alias_and_the_same_exact_alias_keep_the_prefix(tmp_path: Path) -> None:
+    # "Putin" (gazetteer.yaml) and a pack's "Putin*" are one key; the prefix form must win
+    # in every run (it was whichever came last in set order: PYTHONHASHSEED decided).
+    write_pack(tmp_path, "pl", "language: pl\nentities:\n  person:vladimir-putin: ['Putin*']\n")
+    gazetteer = load_gazetteer(DEFAULT_GAZETTEER, tmp_path)
+    assert [e for _, _, e in gazetteer.find("rozmowa z Putinem", "pl")] == ["person:vladimir-putin"]
