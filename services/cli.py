@@ -299,18 +299,17 @@ def _explain(args: argparse.Namespace) -> int:
         doc = enriched_document(enrich(article, taxonomy, gazetteer))
         print(f"{name}: {article.title} (language {doc.lang or 'unknown'})")
         if topic is None:
-            rules = [(query_rule, f"query {args.query}")]
+            rule, title = query_rule, f"query {args.query}"
         else:
-            # The English rule, then the article's language's own rule when there is one.
-            rules = [
-                (r.rule, f"topic {r.spec.id} ({r.spec.label}), {lang} rule: {r.spec.query}")
-                for lang, r in zip(["en", doc.lang], topic.rules_for(doc.lang), strict=False)
-            ]
-        for rule, title in rules:
-            match = evaluate(rule, doc)
-            verdict = f"MATCH, score {match.score}" if match.matched else "no match"
-            print(f"{title}\n→ {verdict}")
-            print("\n".join(explain(rule, doc)))
+            # The article's language's rule when its pack has one, else the English rule.
+            chosen = topic.rule_for(doc.lang)
+            which = doc.lang if chosen is not topic else "en"
+            rule = chosen.rule
+            title = f"topic {topic.spec.id} ({topic.spec.label}), {which} rule: {chosen.spec.query}"
+        match = evaluate(rule, doc)
+        verdict = f"MATCH, score {match.score}" if match.matched else "no match"
+        print(f"{title}\n→ {verdict}")
+        print("\n".join(explain(rule, doc)))
     return 0
 
 

@@ -52,10 +52,18 @@ class _Automata:
 def _automaton(
     entries: Iterable[tuple[str, str]], fold: Callable[[str], str]
 ) -> ahocorasick.Automaton:
-    automaton = ahocorasick.Automaton()
-    for alias, entity_id in entries:
+    # One value per key: "Putin" (gazetteer.yaml) and "Putin*" (a pack) are one key, and the
+    # prefix form, which also matches the exact word, must win whatever the order. Aliases
+    # come from sets: sorted, so the same entity wins a key two entities share in every run.
+    found: dict[str, tuple[str, bool]] = {}
+    for alias, entity_id in sorted(entries):
         prefix = alias.endswith(PREFIX)
         key = fold(alias.removesuffix(PREFIX))
+        known = found.get(key)
+        if known is None or (known[0] == entity_id and prefix):
+            found[key] = (entity_id, prefix)
+    automaton = ahocorasick.Automaton()
+    for key, (entity_id, prefix) in found.items():
         automaton.add_word(key, (len(key), entity_id, prefix))
     if len(automaton):
         automaton.make_automaton()
@@ -76,29 +84,37 @@ class Gazetteer:
         entities: dict[str, EntityInfo],
         aliases: dict[str, set[str]],
         by_language: Mapping[str, dict[str, set[str]]] | None = None,
+        not_names: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         """``aliases`` hold in every article; ``by_language[code]`` only in articles detected
-        in that language, on top of ``aliases``."""
+        in that language, on top of ``aliases``, less that language's ``not_names``."""
         self.entities = entities
         self._base = self._automata(aliases, {}, unaccented=False)
+        excluded = not_names or {}
         self._languages = {
-            code: self._automata(aliases, extra, unaccented=True)
+            code: self._automata(aliases, extra, unaccented=True, dropped=excluded.get(code, ()))
             for code, extra in (by_language or {}).items()
         }
 
     @staticmethod
     def _automata(
-        aliases: dict[str, set[str]], extra: dict[str, set[str]], *, unaccented: bool
+        aliases: dict[str, set[str]],
+        extra: dict[str, set[str]],
+        *,
+        unaccented: bool,
+        dropped: Iterable[str] = (),
     ) -> _Automata:
+        fold = _fold_unaccented if unaccented else _fold
+        gone = {fold(name) for name in dropped}
         pairs = [
             (alias, entity_id)
             for table in (aliases, extra)
             for entity_id, names in table.items()
             for alias in names
+            if fold(alias) not in gone
         ]
         acronyms = [(a, e) for a, e in pairs if _ACRONYM.match(a)]
         others = [(a, e) for a, e in pairs if not _ACRONYM.match(a)]
-        fold = _fold_unaccented if unaccented else _fold
         return _Automata(_automaton(acronyms, str), _automaton(others, fold), unaccented)
 
     def languages(self) -> list[str]:
@@ -196,7 +212,8 @@ def load_gazetteer(path: Path, languages: Path | None = None) -> Gazetteer:
         entities[item["id"]] = EntityInfo(item["id"], item["kind"], item["name"])
         aliases.setdefault(item["id"], set()).update(item["aliases"])
     by_language: dict[str, dict[str, set[str]]] = {}
-    for code, pack in load_packs(languages or default_folder(path)).items():
+    packs = load_packs(languages or default_folder(path))
+    for code, pack in packs.items():
         extra = by_language[code] = _translated_countries(code)
         for country_id, names in pack.countries.items():
             _check_country(country_id, entities, path)
@@ -205,7 +222,8 @@ def load_gazetteer(path: Path, languages: Path | None = None) -> Gazetteer:
             if entity_id not in entities:
                 raise ValueError(f"language pack {code!r}: no entity {entity_id!r} in {path}")
             extra.setdefault(entity_id, set()).update(names)
-    return Gazetteer(entities, aliases, by_language)
+    not_names = {code: pack.not_names for code, pack in packs.items()}
+    return Gazetteer(entities, aliases, by_language, not_names)
 
 
 def _country_names(country: object) -> set[str]:

@@ -28,6 +28,12 @@ class LanguagePack(BaseModel):
     entities: dict[str, list[str]] = Field(
         default_factory=dict, description="Curated entity id → aliases in this language."
     )
+    not_names: list[str] = Field(
+        default_factory=list,
+        description="Aliases (of any entity, from any source) not looked for in this "
+        "language's articles: names that are ordinary words here (Spanish 'reunión' is a "
+        "meeting, not Réunion; Italian 'Monaco' is Munich).",
+    )
 
 
 def load_packs(folder: Path | None) -> dict[str, LanguagePack]:

@@ -57,7 +57,6 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -668,14 +667,8 @@ def load_model(spec: str) -> SentimentModel:
     return cast(SentimentModel, model)
 
 
-# The language of the article being enriched, set by score() for entity_scores(), which enrich
-# calls next with the same model and no language (see entity_scores).
-_article_language: ContextVar[str | None] = ContextVar("article_language", default=None)
-
-
 def score(article: Article, model: SentimentModel | None = None) -> Sentiment:
     model = model or VaderModel()
-    _article_language.set(article.language)
     if isinstance(model, MultilingualModel):
         chosen = model.for_language(article.language)
         if chosen is not None:
@@ -717,11 +710,9 @@ def entity_scores(
 ) -> dict[str, float]:
     """Mean sentence score per entity. ``texts``: (text, [(offset, entity id), ...]).
 
-    A :class:`MultilingualModel` scores with its model for ``language``; without one, for the
-    language of the article last scored by :func:`score` in this context (enrich scores the
-    article, then its entities)."""
+    A :class:`MultilingualModel` scores with its model for ``language`` (the article's)."""
     if isinstance(model, MultilingualModel):
-        chosen = model.for_language(language or _article_language.get())
+        chosen = model.for_language(language)
         model = chosen if chosen is not None else model
     totals: dict[str, list[float]] = {}
     for text, mentions in texts:

@@ -23,7 +23,7 @@ class EnrichSettings(RuntimeSettings):
         return int(self.story_window_hours * 3600 * 1000)
 
     sentiment_model: str = Field(
-        default="vader",
+        default="multilingual",
         description="A built-in model name or 'package.module:factory' (sentiment.load_model).",
     )
     gazetteer_path: Path = Field(

@@ -49,6 +49,7 @@ def enrich(
         per_entity = sentiment.entity_scores(
             ((text, [(start, eid) for start, _, eid in found]) for text, found in located.values()),
             model,
+            article.language,
         )
     entities = gazetteer.mentions(located, per_entity)
     entity_ids = frozenset(e.id for e in entities)

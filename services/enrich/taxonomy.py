@@ -3,10 +3,12 @@
 A tag carries the query's score, the matched terms and the evidence (the text and the field
 it stood in), so "why was this tagged?" has an answer on every record.
 
-Every topic has its English rule (taxonomy.yaml), evaluated for every article, and may have a
-rule per language (services/enrich/languages.py), evaluated for articles in that language
-only: an English article pays nothing for the German vocabulary, and a German article is
-tagged when either rule holds (English words turn up in German news: "NATO", "Brexit").
+Every topic has its English rule (taxonomy.yaml) and may have a rule per language
+(services/enrich/languages.py). An article is tagged by the rule of its detected language
+when that language's pack has one, else by the English rule: an English article pays
+nothing for the German vocabulary, and English words that are other words elsewhere
+(Italian "ai" is "to the", Spanish "rearmarse" is no "rearm*") do not tag foreign news. A
+pack rule names the English words its language's news borrows ("NATO", "Brexit").
 """
 
 from collections.abc import Mapping
@@ -56,10 +58,10 @@ class Topic:
     def may_match(self, doc: QueryDocument) -> bool:
         return self.trigger_test.passes(doc) and all(t.passes(doc) for t in self.required)
 
-    def rules_for(self, lang: str | None) -> list["Topic"]:
-        """The rules an article in ``lang`` is tagged by: English, then its language's."""
+    def rule_for(self, lang: str | None) -> "Topic":
+        """The rule an article in ``lang`` is tagged by: its language's, else English."""
         translated = self.translations.get(lang) if lang else None
-        return [self] if translated is None else [self, translated]
+        return self if translated is None else translated
 
 
 def required_words(node: Node) -> list[frozenset[Trigger]]:
@@ -151,13 +153,12 @@ def to_tag(topic: Topic, match: Match) -> TopicTag:
 
 def tag(doc: QueryDocument, taxonomy: Taxonomy) -> list[TopicTag]:
     tags = []
+    lang = doc.lang
     for topic in taxonomy.topics:
-        translated = topic.translations.get(doc.lang) if doc.lang else None
-        for rule in (topic,) if translated is None else (topic, translated):
-            if not rule.may_match(doc):
-                continue  # a word set the rule needs one of is absent from the article
-            match = evaluate(rule.rule, doc)
-            if match.matched:
-                tags.append(to_tag(rule, match))
-                break
+        rule = topic.translations.get(lang, topic) if lang else topic
+        if not rule.may_match(doc):
+            continue  # a word set the rule needs one of is absent from the article
+        match = evaluate(rule.rule, doc)
+        if match.matched:
+            tags.append(to_tag(rule, match))
     return tags

@@ -31,7 +31,14 @@ def words(text: str) -> list[str]:
     return [_fold(w) for w in _WORDS.findall(text)]
 
 
-def words_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
+# Languages that elide articles and prepositions onto the next word ("l'Ukraine",
+# "dell'Ucraina", "d'accordo"): their documents split words at apostrophes, so ``ucraina``
+# finds "dell'Ucraina". Elsewhere an apostrophe stays inside the word ("Ukraine's").
+ELIDING = frozenset({"fr", "it"})
+_CAPTURING_ELIDED = re.compile(r"(\w+)", re.UNICODE)
+
+
+def words_with_offsets(text: str, elision: bool = False) -> tuple[list[str], list[int], list[int]]:
     """(folded words, their start offsets, their end offsets) into ``text``, in one regex pass.
 
     Splitting on a capturing pattern yields separators and words in turn; their running
@@ -40,7 +47,8 @@ def words_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
     """
     folded = _fold(text)
     same = len(folded) == len(text)
-    parts = _CAPTURING.split(folded if same else text)
+    pattern = _CAPTURING_ELIDED if elision else _CAPTURING
+    parts = pattern.split(folded if same else text)
     found = parts[1::2]
     if not same:
         found = [_fold(w) for w in found]

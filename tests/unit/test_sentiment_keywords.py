@@ -44,9 +44,10 @@ class TestSentiment:
         assert by_id["person:emmanuel-macron"] > 0.3
         assert by_id["person:vladimir-putin"] < -0.3
 
-    def test_other_languages_are_neutral_and_unreliable(self) -> None:
+    def test_languages_the_model_lacks_are_neutral_and_unreliable(self) -> None:
+        # The English-only model on a French article (the default model covers French now).
         [fr, _] = normalize(fixture_event("feed/atom.xml"), NormalizePolicy()).articles
-        e = enrich(fr, TAXONOMY, GAZETTEER)
+        e = enrich(fr, TAXONOMY, GAZETTEER, model=sentiment.VaderModel())
         assert fr.language == "fr"
         assert (e.sentiment.score, e.sentiment.label, e.sentiment.reliable) == (
             0.0,

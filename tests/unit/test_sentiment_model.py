@@ -36,8 +36,11 @@ class NotAModel:
     name = "half a model"
 
 
-def test_the_default_is_the_news_tuned_vader() -> None:
-    assert EnrichSettings().sentiment_model == "vader"
+def test_the_default_is_multilingual_with_the_news_tuned_vader_for_english() -> None:
+    assert EnrichSettings().sentiment_model == "multilingual"
+    model = sentiment.load_model("multilingual")
+    assert isinstance(model, sentiment.MultilingualModel)
+    assert isinstance(model.for_language("en"), sentiment.VaderModel)
     assert isinstance(sentiment.load_model("vader"), sentiment.VaderModel)
 
 
