@@ -115,6 +115,13 @@ class TestFrench:
         title = "La Moldavie réclame des garanties de sécurité"
         assert USG not in topics(taxonomy, "fr", title, body)
 
+    def test_elided_words_in_phrases(self, taxonomy: Taxonomy) -> None:
+        # Documents are split at apostrophes; a phrase writes the elided article as a word.
+        assert "inflation-cost-of-living" in topics(taxonomy, "fr", "Le pouvoir d'achat recule")
+        assert "diplomacy-summits" in topics(
+            taxonomy, "fr", "Le président américain en visite d'État chez le roi"
+        )
+
     def test_mais_is_not_maize(self, taxonomy: Taxonomy) -> None:
         assert "agriculture-food" not in topics(taxonomy, "fr", "Il a promis, mais rien n'a changé")
         assert "agriculture-food" in topics(taxonomy, "fr", "La récolte de maïs recule")
@@ -143,6 +150,9 @@ class TestFrench:
         # Acronyms are case-sensitive: "ue" is no Union.
         assert entity_ids(gazetteer, "OTAN", "fr") == ["org:nato"]
         assert entity_ids(gazetteer, "ue", "fr") == []
+        # pycountry's French names that are ordinary words or first names are not looked for.
+        assert entity_ids(gazetteer, "la réunion de juillet, Maurice et Dominique", "fr") == []
+        assert entity_ids(gazetteer, "à l'île de la Réunion", "fr") == ["RE"]
 
 
 @pytest.mark.parametrize("lang", ["de", "fr"])
