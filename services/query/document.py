@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from services.query.ast import TextField
-from services.query.text import ELIDING, unaccent, words_with_offsets
+from services.query.text import unaccent, words_with_offsets
 
 # Fields are laid end to end in one position space; phrases and NEAR only join words of one
 # field (field_ranges tells which), so the end of the title never runs into the summary.
@@ -56,10 +56,9 @@ class QueryDocument:
         folded: list[str] = []
         ranges: dict[TextField, tuple[int, int]] = {}
         offsets: dict[TextField, tuple[list[int], list[int]]] = {}
-        elision = lang is not None and lang.lower() in ELIDING
         for name, text in zip(FIELDS, texts, strict=True):
             first = len(folded)
-            found, starts, ends = words_with_offsets(text, elision)
+            found, starts, ends = words_with_offsets(text)
             folded.extend(found)
             ranges[name] = (first, len(folded))
             offsets[name] = (starts, ends)

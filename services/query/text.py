@@ -15,8 +15,55 @@ import re
 import unicodedata
 from itertools import accumulate
 
+# French and Italian elide an article or a preposition onto the next word ("l'Ukraine",
+# "dell'Ucraina", "qu'il"). Such a clitic is a word of its own, in every language and in
+# queries alike: `ukraine` finds "de l'Ukraine", and "pouvoir d'achat" is three words on both
+# sides. Any other apostrophe stays inside its word ("Ukraine's", "aujourd'hui", "don't").
+_CLITICS = (
+    "l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|presqu"  # French
+    "|dell|all|nell|sull|dall|coll|un|quell|quest|sant|bell|buon|nessun"  # Italian
+)
+# Words are found with apostrophes kept, then the few holding one are split after a clitic:
+# one alternation tried at every position cost 3.5 times the plain pattern.
+_CLITIC = re.compile(rf"(?:{_CLITICS})'(?=\w)", re.UNICODE)
 _WORDS = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 _CAPTURING = re.compile(r"(\w+(?:['’]\w+)*)", re.UNICODE)
+
+
+def _split_clitics(
+    found: list[str], starts: list[int], ends: list[int]
+) -> tuple[list[str], list[int], list[int]]:
+    """``found`` (folded words) with each leading clitic a word of its own, offsets kept.
+    Only words holding an apostrophe are looked at, and the lists are rebuilt only when one
+    starts with a clitic (English text has many apostrophes and no clitics)."""
+    split_at = [i for i, w in enumerate(found) if "'" in w and _CLITIC.match(w)]
+    if not split_at:
+        return found, starts, ends
+    words_out: list[str] = []
+    starts_out: list[int] = []
+    ends_out: list[int] = []
+    done = 0
+    for i in split_at:
+        words_out += found[done:i]
+        starts_out += starts[done:i]
+        ends_out += ends[done:i]
+        word, start = found[i], starts[i]
+        clitic = _CLITIC.match(word)
+        while clitic is not None:
+            cut = clitic.end()  # the clitic and its apostrophe: one character each in text
+            words_out.append(word[: cut - 1])
+            starts_out.append(start)
+            ends_out.append(start + cut - 1)
+            word, start = word[cut:], start + cut
+            clitic = _CLITIC.match(word) if "'" in word else None
+        words_out.append(word)
+        starts_out.append(start)
+        ends_out.append(ends[i])
+        done = i + 1
+    words_out += found[done:]
+    starts_out += starts[done:]
+    ends_out += ends[done:]
+    return words_out, starts_out, ends_out
 
 
 def _fold(text: str) -> str:
@@ -26,19 +73,17 @@ def _fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """The folded words of ``text``: the words ``words_with_offsets`` gives."""
     folded = _fold(text)
-    if len(folded) == len(text):
-        return _WORDS.findall(folded)
-    return [_fold(w) for w in _WORDS.findall(text)]
+    found = (
+        _WORDS.findall(folded)
+        if len(folded) == len(text)
+        else list(map(_fold, _WORDS.findall(text)))
+    )
+    if "'" not in folded:
+        return found
+    return _split_clitics(found, [0] * len(found), [0] * len(found))[0]
 
 
-# Languages that elide articles and prepositions onto the next word ("l'Ukraine",
-# "dell'Ucraina", "d'accordo"): their documents split words at apostrophes, so ``ucraina``
-# finds "dell'Ucraina". Elsewhere an apostrophe stays inside the word ("Ukraine's").
-ELIDING = frozenset({"fr", "it"})
-_CAPTURING_ELIDED = re.compile(r"(\w+)", re.UNICODE)
-
-
-def words_with_offsets(text: str, elision: bool = False) -> tuple[list[str], list[int], list[int]]:
+def words_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
     """(folded words, their start offsets, their end offsets) into ``text``, in one regex pass.
 
     Splitting on a capturing pattern yields separators and words in turn; their running
@@ -47,13 +92,15 @@ def words_with_offsets(text: str, elision: bool = False) -> tuple[list[str], lis
     """
     folded = _fold(text)
     same = len(folded) == len(text)
-    pattern = _CAPTURING_ELIDED if elision else _CAPTURING
-    parts = pattern.split(folded if same else text)
+    parts = _CAPTURING.split(folded if same else text)
     found = parts[1::2]
     if not same:
         found = [_fold(w) for w in found]
     bounds = list(accumulate(map(len, parts)))
-    return found, bounds[0::2][: len(found)], bounds[1::2]
+    starts, ends = bounds[0::2][: len(found)], bounds[1::2]
+    if "'" not in folded:
+        return found, starts, ends
+    return _split_clitics(found, starts, ends)
 
 
 def _unaccent_table() -> dict[int, str]:

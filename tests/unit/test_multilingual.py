@@ -291,7 +291,8 @@ def test_a_page_is_in_the_language_of_its_main_text() -> None:
 
 
 class TestElision:
-    """French and Italian documents split words at apostrophes; English keeps "Ukraine's"."""
+    """A French or Italian clitic before an apostrophe is a word of its own, in documents and
+    queries, in every language; other apostrophes stay inside the word ("Ukraine's")."""
 
     @pytest.mark.parametrize(
         ("query", "text", "lang", "expected"),
@@ -306,6 +307,11 @@ class TestElision:
             ),
             ("ukraine", "Ukraine's allies", "en", False),  # one word in English, as before
             ("ukraine*", "Ukraine's allies", "en", True),
+            ('"pouvoir d\'achat"', "le pouvoir d’achat des ménages", "fr", True),
+            ("l'ukraine", "de l'Ukraine", "fr", True),
+            ("aujourd'hui", "aujourd'hui à Paris", "fr", True),
+            ("hui", "aujourd'hui à Paris", "fr", False),
+            ("oreal", "L'Oréal results", "en", True),
         ],
     )
     def test_apostrophes(self, query: str, text: str, lang: str, expected: bool) -> None:
