@@ -10,6 +10,7 @@ from services.query.text import unaccent, words_with_offsets
 # Fields are laid end to end in one position space; phrases and NEAR only join words of one
 # field (field_ranges tells which), so the end of the title never runs into the summary.
 FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
+HEAD = 4
 
 
 @dataclass
@@ -27,6 +28,8 @@ class QueryDocument:
     plain: list[str] | None = None
     _index: dict[str, list[int]] = field(default_factory=dict)
     _vocabulary: list[str] | None = None
+    # The first HEAD letters of every word (and plain form), built at the first prefix test.
+    _heads: set[str] | None = None
     # Positions per prefix: rules share prefixes (ukrain*, guarantee*) in distinct nodes.
     _prefixed: dict[str, list[int]] = field(default_factory=dict)
     # Spans per query node: taxonomy rules share terms (ukrain*, russia*), and every rule is
@@ -110,6 +113,13 @@ class QueryDocument:
         """Whether ``word`` (or, with ``prefix``, a word starting with it) occurs at all."""
         if not prefix:
             return word in self._index
+        # Rule prefilters test hundreds of stems an article (Slavic packs spell out many):
+        # most fail on their first four letters, a set lookup, before any bisection.
+        heads = self._heads
+        if heads is None:
+            heads = self._heads = {w[:HEAD] for w in self._index}
+        if len(word) >= HEAD and word[:HEAD] not in heads:
+            return False
         vocabulary = self._sorted_vocabulary()
         i = bisect.bisect_left(vocabulary, word)
         return i < len(vocabulary) and vocabulary[i].startswith(word)
@@ -205,18 +215,19 @@ class QueryDocument:
 def _plain_forms(words: list[str], index: dict[str, list[int]]) -> list[str] | None:
     """File each accented word's positions under its plain form too; the plain words, or None
     when no word has an accent. Positions stay in order: a plain form's list gets its own
-    positions and those of its accented spellings, merged."""
+    positions and those of its accented spellings, merged. ``unaccent`` maps one character
+    to one, so the words are translated joined, in one call (one call a word cost ~0.2 ms
+    an article)."""
     if all(map(str.isascii, index)):
         return None
-    forms: dict[str, list[int]] = {}
-    for word in index:
-        if not word.isascii():
-            form = unaccent(word)
-            if form != word:
-                forms[form] = []
+    vocabulary = list(index)
+    plain_vocabulary = unaccent("\n".join(vocabulary)).split("\n")
+    forms: dict[str, list[int]] = {
+        form: [] for word, form in zip(vocabulary, plain_vocabulary, strict=True) if form != word
+    }
     if not forms:
         return None
-    plain = [unaccent(w) for w in words]
+    plain = unaccent("\n".join(words)).split("\n")
     for pos, form in enumerate(plain):
         found = forms.get(form)
         if found is not None:
