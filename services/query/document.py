@@ -115,14 +115,18 @@ class QueryDocument:
             return word in self._index
         # Rule prefilters test hundreds of stems an article (Slavic packs spell out many):
         # most fail on their first four letters, a set lookup, before any bisection.
-        heads = self._heads
-        if heads is None:
-            heads = self._heads = {w[:HEAD] for w in self._index}
-        if len(word) >= HEAD and word[:HEAD] not in heads:
+        if len(word) >= HEAD and word[:HEAD] not in self.heads():
             return False
         vocabulary = self._sorted_vocabulary()
         i = bisect.bisect_left(vocabulary, word)
         return i < len(vocabulary) and vocabulary[i].startswith(word)
+
+    def heads(self) -> set[str]:
+        """The first HEAD letters of every word and plain form (all of a shorter one)."""
+        heads = self._heads
+        if heads is None:
+            heads = self._heads = {w[:HEAD] for w in self._index}
+        return heads
 
     def _sorted_vocabulary(self) -> list[str]:
         if self._vocabulary is None:

@@ -9,7 +9,7 @@ percolator (issue 6) indexes subscriptions by them.
 from dataclasses import dataclass
 
 from services.query.ast import And, Has, Near, Node, Not, Or, Phrase, Sentiment, Term
-from services.query.document import QueryDocument
+from services.query.document import HEAD, QueryDocument
 
 Trigger = tuple[str, bool]
 
@@ -54,15 +54,26 @@ class TriggerTest:
     words: frozenset[str]
     prefixes: tuple[str, ...]
     always: bool = False
+    # The first HEAD letters of the prefixes at least that long: a document holding none of
+    # them has none of those prefixes (one set operation for a pack rule's dozens of stems).
+    heads: frozenset[str] = frozenset()
+    short: tuple[str, ...] = ()  # prefixes shorter than HEAD, tested one by one
 
     @classmethod
     def of(cls, found: frozenset[Trigger] | None) -> "TriggerTest":
         if found is None:
             return cls(frozenset(), (), always=True)
         words = frozenset(word for word, prefix in found if not prefix)
-        return cls(words, tuple(sorted(word for word, prefix in found if prefix)))
+        prefixes = tuple(sorted(word for word, prefix in found if prefix))
+        heads = frozenset(p[:HEAD] for p in prefixes if len(p) >= HEAD)
+        short = tuple(p for p in prefixes if len(p) < HEAD)
+        return cls(words, prefixes, heads=heads, short=short)
 
     def passes(self, doc: QueryDocument) -> bool:
         if self.always or doc.has_any(self.words):
             return True
+        if any(doc.contains(prefix, True) for prefix in self.short):
+            return True
+        if not self.heads or doc.heads().isdisjoint(self.heads):
+            return False
         return any(doc.contains(prefix, True) for prefix in self.prefixes)
