@@ -102,3 +102,24 @@ def test_explain_unknown_topic_lists_the_topics() -> None:
     done = newswire("explain", str(SEED_PATH), "--topic", "nope")
     assert done.returncode == 2
     assert "ukraine-security-guarantees" in done.stderr
+
+
+def test_explain_uses_the_rule_of_the_articles_language(tmp_path: Path) -> None:
+    german = tmp_path / "de.json"
+    german.write_text(
+        json.dumps(
+            {
+                "title": "Berlin sagt Sicherheitsgarantien für die Ukraine zu",
+                "body": "Die Bundesregierung hat am Dienstag Sicherheitsgarantien für die Ukraine "
+                "nach einem Waffenstillstand zugesagt. Präsident Selenskyj dankte Berlin.",
+                "url": "https://example.de/a",
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    done = newswire("explain", str(german), "--topic", "ukraine-security-guarantees")
+    assert done.returncode == 0, done.stderr
+    assert "(language de)" in done.stdout
+    assert ", de rule: " in done.stdout
+    assert "→ MATCH" in done.stdout
