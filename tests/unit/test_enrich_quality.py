@@ -5,9 +5,17 @@ README "Enrich accuracy"). Sentiment is also held to a floor on tests/eval/senti
 a set the model was not tuned on (docs/sentiment.md).
 """
 
+from typing import Any
+
 import pytest
 
-from bench.enrich_quality import Confusion, Report, evaluate_sentiment, evaluate_set
+from bench.enrich_quality import (
+    Confusion,
+    Report,
+    evaluate_sentiment,
+    evaluate_set,
+    per_language,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +53,24 @@ def test_sentiment_held_out() -> None:
 def test_story_clustering(report: Report) -> None:
     assert report.stories.precision >= 0.95  # measured 1.00
     assert report.stories.recall >= 0.60  # measured 0.667
+
+
+@pytest.fixture(scope="module")
+def languages(report: Report) -> dict[str, dict[str, Any]]:
+    return per_language(report)
+
+
+def test_every_supported_language_has_an_eval_set(languages: dict[str, dict[str, Any]]) -> None:
+    assert set(languages) == {"de", "fr", "es", "it", "pl", "uk", "ru"}
+    assert all(d["articles"] >= 8 for d in languages.values())
+    assert all(not d["misdetected_language"] for d in languages.values())
+
+
+@pytest.mark.parametrize("code", ["de", "fr", "es", "it", "pl", "uk", "ru"])
+def test_issue_10_targets_per_language(languages: dict[str, dict[str, Any]], code: str) -> None:
+    """Within 0.05 of English for topic precision/recall and entity F1, and
+    ukraine-security-guarantees precision and recall >= 0.9 (measured: all 1.00; topic
+    precision 0.844-0.882 against English 0.890, the thinnest margin Italian's)."""
+    assert languages[code]["targets_met"] == dict.fromkeys(
+        ("topic_precision", "topic_recall", "entity_f1", "usg_precision", "usg_recall"), True
+    )
