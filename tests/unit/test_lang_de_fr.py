@@ -7,25 +7,15 @@ import pytest
 import yaml
 
 from bench.enrich_quality import evaluate_set
-from services.enrich.entities import Gazetteer, load_gazetteer
+from services.enrich.entities import Gazetteer
 from services.enrich.languages import load_packs
-from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
-from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
+from services.enrich.settings import DEFAULT_TAXONOMY
+from services.enrich.taxonomy import Taxonomy, tag
 from services.query import QueryDocument
 from services.runtime.local import REPO_ROOT
 
 USG = "ukraine-security-guarantees"
 EVAL = REPO_ROOT / "tests" / "eval"
-
-
-@pytest.fixture(scope="module")
-def taxonomy() -> Taxonomy:
-    return load_taxonomy(DEFAULT_TAXONOMY)
-
-
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return load_gazetteer(DEFAULT_GAZETTEER)
 
 
 def topics(taxonomy: Taxonomy, lang: str, title: str, body: str = "") -> set[str]:

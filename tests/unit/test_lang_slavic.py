@@ -11,24 +11,14 @@ import pycountry
 import pytest
 import yaml
 
-from services.enrich.entities import Gazetteer, load_gazetteer
+from services.enrich.entities import Gazetteer
 from services.enrich.settings import DEFAULT_GAZETTEER, DEFAULT_TAXONOMY
-from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
+from services.enrich.taxonomy import Taxonomy, tag
 from services.query import QueryDocument
 from services.query.text import unaccent
 
 USG = "ukraine-security-guarantees"
 LANG = DEFAULT_TAXONOMY.parent / "lang"
-
-
-@pytest.fixture(scope="module")
-def taxonomy() -> Taxonomy:
-    return load_taxonomy(DEFAULT_TAXONOMY)
-
-
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return load_gazetteer(DEFAULT_GAZETTEER)
 
 
 def topics(taxonomy: Taxonomy, text: str, lang: str) -> set[str]:
@@ -37,13 +27,6 @@ def topics(taxonomy: Taxonomy, text: str, lang: str) -> set[str]:
 
 def ids(gazetteer: Gazetteer, text: str, lang: str) -> list[str]:
     return [e for _, _, e in gazetteer.find(text, lang)]
-
-
-@pytest.mark.parametrize("code", ["pl", "uk", "ru"])
-def test_every_topic_has_a_rule(code: str) -> None:
-    pack = yaml.safe_load((LANG / f"{code}.yaml").read_text(encoding="utf-8"))
-    taxonomy = yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))
-    assert set(pack["topics"]) == {t["id"] for t in taxonomy["topics"]}
 
 
 @pytest.mark.parametrize(
