@@ -56,6 +56,7 @@ bench: setup bench-deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.enrich
 	$(BIN)/python -m bench.enrich_quality
+	$(BIN)/python -m bench.multilingual
 	$(BIN)/python -m bench.percolate
 	$(BIN)/python -m bench.guarantees
 	$(BIN)/python -m bench.run
