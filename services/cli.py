@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas import topics
+from services.runtime import event_loop
 from services.runtime.settings import RuntimeSettings
 
 
@@ -60,7 +61,7 @@ def _run_service(name: str) -> int:
         settings = NotifySettings()
         configure_logging(settings.log_level, settings.log_format, name)
         worker = build_notify(settings)
-    asyncio.run(run_worker(worker, settings, handle_signals=True))
+    event_loop.run(run_worker(worker, settings, handle_signals=True), settings.event_loop)
     return 0
 
 
@@ -87,7 +88,9 @@ def _run_deliver() -> int:
         async def log_gone(subscription_id: str, reason: str) -> None:
             log.warning("webhook_gone", subscription_id=subscription_id, reason=reason)
 
-        asyncio.run(run_delivery(settings, static.get, log_gone, handle_signals=True))
+        event_loop.run(
+            run_delivery(settings, static.get, log_gone, handle_signals=True), settings.event_loop
+        )
         return 0
 
     store = SubscriptionStore(settings.kafka)
@@ -101,14 +104,15 @@ def _run_deliver() -> int:
             found=updated is not None,
         )
 
-    asyncio.run(
+    event_loop.run(
         run_delivery(
             settings,
             lambda sid: subscription_target(store.get(sid)),
             disable,
             tables=(store,),
             handle_signals=True,
-        )
+        ),
+        settings.event_loop,
     )
     return 0
 

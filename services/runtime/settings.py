@@ -89,6 +89,9 @@ class RuntimeSettings(BaseSettings):
     rebuild_backoff_max_seconds: float = Field(default=10.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # The workers' event loop: uvloop (libuv) where it is installed, else asyncio's own;
+    # "asyncio" forces the standard loop (bench/event_loop.py measures the difference).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Records larger than this go to the dead-letter topic unread (base64 payloads of 2 MiB
     # documents plus their envelope fit).
     max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
