@@ -12,10 +12,10 @@ async def loop_type() -> type:
     return type(asyncio.get_running_loop())
 
 
-def test_uvloop_by_default() -> None:
-    assert RuntimeSettings().event_loop == "uvloop"
-    assert event_loop.run(loop_type()) is uvloop.Loop
+def test_asyncio_by_default() -> None:
+    assert RuntimeSettings().event_loop == "asyncio"
+    assert event_loop.run(loop_type(), RuntimeSettings().event_loop) is not uvloop.Loop
 
 
-def test_asyncio_when_asked() -> None:
-    assert event_loop.run(loop_type(), "asyncio") is not uvloop.Loop
+def test_uvloop_when_asked() -> None:
+    assert event_loop.run(loop_type(), "uvloop") is uvloop.Loop
