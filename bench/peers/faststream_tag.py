@@ -26,7 +26,7 @@ import logging
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaResponse
 
-from bench.peers.work import SINK, Tagged, tag_article
+from bench.peers.work import SINK, Tagged, peer_arguments, tag_article
 from schemas.article import Article
 
 
@@ -92,11 +92,8 @@ def build(bootstrap: str, prefix: str, group: str, ack: str) -> FastStream:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--bootstrap", required=True)
-    p.add_argument("--prefix", required=True)
-    p.add_argument("--group", default=None)
     p.add_argument("--ack", choices=["ack", "ack_first", "batch"], default="ack")
-    a = p.parse_args()
+    a = peer_arguments(p)
     app = build(a.bootstrap, a.prefix, a.group or f"{a.prefix}faststream-tag", a.ack)
     asyncio.run(app.run())
 

@@ -7,10 +7,9 @@ record batches, acks=all + idempotence, at-least-once, commit every 1,000 record
 the same the real stages run with; logging at warning, as the benchmarks run the stages.
 """
 
-import argparse
 import asyncio
 
-from bench.peers.work import SINK, Tagged, tag_article
+from bench.peers.work import SINK, Tagged, peer_arguments, tag_article
 from schemas import topics
 from schemas.article import Article
 from schemas.topics import TopicSpec
@@ -31,11 +30,7 @@ def worker() -> Worker[Article, Tagged]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--bootstrap", required=True)
-    p.add_argument("--prefix", required=True)
-    p.add_argument("--group", default=None)
-    a = p.parse_args()
+    a = peer_arguments()
     settings = RuntimeSettings(
         kafka=KafkaSettings(bootstrap=a.bootstrap),
         topic_prefix=a.prefix,

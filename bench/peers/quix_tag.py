@@ -12,20 +12,15 @@ message key is kept). Settings, and where they differ from Quix's defaults:
   own batching defaults (linger.ms 5, as newswire's 5 ms) are left alone.
 """
 
-import argparse
 import tempfile
 
 from quixstreams import Application
 
-from bench.peers.work import SINK, tag_value
+from bench.peers.work import SINK, peer_arguments, tag_value
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--bootstrap", required=True)
-    p.add_argument("--prefix", required=True)
-    p.add_argument("--group", default=None)
-    a = p.parse_args()
+    a = peer_arguments()
     app = Application(
         broker_address=a.bootstrap,
         consumer_group=a.group or f"{a.prefix}quix-tag",

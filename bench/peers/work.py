@@ -1,5 +1,6 @@
 """The pure work every peer does per record (see the package docstring)."""
 
+import argparse
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +13,15 @@ from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
 from services.query.article import article_document
 
 SINK = "bench.tagged"
+
+
+def peer_arguments(parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """The command line every peer takes from bench/run.py: broker, topic prefix, group."""
+    p = parser or argparse.ArgumentParser()
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--group", default=None)
+    return p.parse_args()
 
 
 class Tagged(BaseModel):
