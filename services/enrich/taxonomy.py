@@ -153,9 +153,8 @@ def to_tag(topic: Topic, match: Match) -> TopicTag:
 
 def tag(doc: QueryDocument, taxonomy: Taxonomy) -> list[TopicTag]:
     tags = []
-    lang = doc.lang
     for topic in taxonomy.topics:
-        rule = topic.translations.get(lang, topic) if lang else topic
+        rule = topic.rule_for(doc.lang)
         if not rule.may_match(doc):
             continue  # a word set the rule needs one of is absent from the article
         match = evaluate(rule.rule, doc)
