@@ -58,6 +58,7 @@ class TriggerTest:
     # them has none of those prefixes (one set operation for a pack rule's dozens of stems).
     heads: frozenset[str] = frozenset()
     short: tuple[str, ...] = ()  # prefixes shorter than HEAD, tested one by one
+    long: tuple[str, ...] = ()  # the others, tested one by one once a head is present
 
     @classmethod
     def of(cls, found: frozenset[Trigger] | None) -> "TriggerTest":
@@ -65,9 +66,10 @@ class TriggerTest:
             return cls(frozenset(), (), always=True)
         words = frozenset(word for word, prefix in found if not prefix)
         prefixes = tuple(sorted(word for word, prefix in found if prefix))
-        heads = frozenset(p[:HEAD] for p in prefixes if len(p) >= HEAD)
+        long = tuple(p for p in prefixes if len(p) >= HEAD)
         short = tuple(p for p in prefixes if len(p) < HEAD)
-        return cls(words, prefixes, heads=heads, short=short)
+        heads = frozenset(p[:HEAD] for p in long)
+        return cls(words, prefixes, heads=heads, short=short, long=long)
 
     def passes(self, doc: QueryDocument) -> bool:
         if self.always or doc.has_any(self.words):
@@ -76,4 +78,4 @@ class TriggerTest:
             return True
         if not self.heads or doc.heads().isdisjoint(self.heads):
             return False
-        return any(doc.contains(prefix, True) for prefix in self.prefixes)
+        return any(doc.contains(prefix, True) for prefix in self.long)
