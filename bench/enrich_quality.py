@@ -243,7 +243,9 @@ def per_language(english: Report) -> dict[str, dict[str, Any]]:
     base = english.as_dict()
     out: dict[str, dict[str, Any]] = {}
     for code, path in language_sets().items():
-        d = evaluate_set(path).as_dict()
+        report = evaluate_set(path)
+        d = report.as_dict()
+        d["topic_mistakes"] = report.mistakes
         usg = d["topics"].get("ukraine-security-guarantees", {})
         d["targets_met"] = {
             "topic_precision": d["topic_micro_precision"] >= base["topic_micro_precision"] - 0.05,
@@ -315,9 +317,8 @@ def main() -> None:
         print(f"\nsentiment, {name}: {confusion.accuracy:.3f}\n{confusion.table()}")
         print(f"{len(confusion.mistakes)} wrong: " + ", ".join(confusion.mistakes))
     languages = per_language(report)
-    for code, path in language_sets().items():
-        mistakes = evaluate_set(path).mistakes
-        print(f"{code} topic mistakes: " + (", ".join(mistakes) or "none"))
+    for code, found in languages.items():
+        print(f"{code} topic mistakes: " + (", ".join(found["topic_mistakes"]) or "none"))
     print_languages(d, languages)
     d["languages"] = languages
     RESULTS.mkdir(parents=True, exist_ok=True)
