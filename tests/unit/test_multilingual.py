@@ -5,8 +5,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from schemas.raw import RawArticleEvent
 from services.enrich.entities import Gazetteer, load_gazetteer
@@ -66,28 +64,6 @@ class TestAccents:
             "de",
             "securite",
         ]
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.text(alphabet='aáeé ANDORT()"*-', max_size=24),
-    st.text(alphabet="aáeé ", max_size=30),
-)
-def test_percolator_agrees_with_the_evaluator_on_accents(query: str, text: str) -> None:
-    """Candidates cover every match, and what it calls certain is a match."""
-    try:
-        rule = parse(query)
-    except QuerySyntaxError:
-        return
-    doc = QueryDocument.build(text, summary=text[::-1], body=text)
-    percolator = Percolator()
-    percolator.add("s", [], rule)
-    certain, _ = percolator.select_ids(doc)
-    matched = evaluate(rule, doc).matched
-    if matched:
-        assert "s" in percolator.candidates(doc)
-    if "s" in certain:
-        assert matched
 
 
 def write_pack(folder: Path, code: str, body: str) -> None:

@@ -82,15 +82,33 @@ def test_candidates_skip_what_cannot_match() -> None:
     st.text(alphabet="abcd ", max_size=40),
 )
 def test_never_misses_a_match(query: str, text: str) -> None:
+    agrees_with_the_evaluator(query, QueryDocument.build(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet='aáeé ANDORT()"*-', max_size=24),
+    st.text(alphabet="aáeé ", max_size=30),
+)
+def test_agrees_with_the_evaluator_on_accents(query: str, text: str) -> None:
+    """Accented and plain spellings (services/query/text.py), in every field."""
+    agrees_with_the_evaluator(query, QueryDocument.build(text, summary=text[::-1], body=text))
+
+
+def agrees_with_the_evaluator(query: str, doc: QueryDocument) -> None:
+    """Candidates cover every match, and what the percolator calls certain is a match."""
     try:
         rule = parse(query)
     except QuerySyntaxError:
         return
-    doc = QueryDocument.build(text)
     percolator = Percolator()
     percolator.add("s", [], rule)
-    if evaluate(rule, doc).matched:
+    certain, _ = percolator.select_ids(doc)
+    matched = evaluate(rule, doc).matched
+    if matched:
         assert "s" in percolator.candidates(doc)
+    if "s" in certain:
+        assert matched
 
 
 class TestSentimentOnly:
