@@ -35,6 +35,8 @@ from bench.common import (
     span_seconds,
     start_passthrough,
     summary,
+    tree_cpu_seconds,
+    tree_peak_rss_mb,
 )
 from bench.corpus import MAKERS, mixed
 from services.ingest.normalize import NormalizePolicy, normalize
@@ -134,8 +136,22 @@ async def paced_latency(
     return [float(r.timestamp - sent_at[key_of[r.key]]) for r in outs if key_of[r.key] in sent_at]
 
 
+def parse_setups(text: str) -> list[tuple[int, int]]:
+    """``"1,2,1p2"`` → [(1, 0), (2, 0), (1, 2)]: worker count, and step-pool processes per
+    worker (``p``; services/runtime/parallel.py)."""
+    setups = []
+    for item in text.split(","):
+        workers, _, processes = item.partition("p")
+        setups.append((int(workers), int(processes or 0)))
+    return setups
+
+
+def setup_name(workers: int, processes: int) -> str:
+    return f"ingest_x{workers}" + (f"_p{processes}" if processes else "")
+
+
 async def run(
-    events: int, paced_rate: float, paced_seconds: float, worker_counts: list[int]
+    events: int, paced_rate: float, paced_seconds: float, setups: list[tuple[int, int]]
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"pure_articles_per_s": pure_rates(300)}
     broker = BenchBroker()
@@ -179,7 +195,7 @@ async def run(
         # The same ceiling with two processes in one group, as the two-worker stage has: the
         # pass-through waits on the broker for each batch, so a second process adds
         # throughput; comparing two workers against one pass-through would flatter them.
-        if any(n > 1 for n in worker_counts):
+        if any(n > 1 for n, _ in setups):
             prefix = await prepare(bootstrap, [])
             sink = prefix + "bench.passthrough"
             children = [
@@ -203,28 +219,36 @@ async def run(
                 "peak_rss_mb": rss,
             }
 
-        for n in worker_counts:
-            # Workers first, backlog second: n workers joining a group with records waiting
-            # would rebalance mid-run. The backlog is produced several times faster than
-            # ingest consumes it, so the output span measures the stage.
-            prefix = await prepare(bootstrap, [])
+        for n, processes in setups:
+            # One worker reads a backlog already in the topic, as the pass-through does: the
+            # bench's own producer then does not compete for the two cores while the stage
+            # runs. Several workers start first and get the backlog once their group settled
+            # (joining with records waiting would rebalance mid-run), as passthrough_x2 does.
+            name = setup_name(n, processes)
+            preload = n == 1
+            prefix = await prepare(bootstrap, backlog if preload else [])
             workers = [
                 WorkerProcess(
                     "ingest",
                     bootstrap,
                     prefix,
-                    REPO_ROOT / f".cache/bench/ingest-{n}-{i}.log",
-                    env={"NEWSWIRE_LOG_LEVEL": "warning"},
+                    REPO_ROOT / f".cache/bench/{name}-{i}.log",
+                    env={
+                        "NEWSWIRE_LOG_LEVEL": "warning",
+                        "NEWSWIRE_STEP_PROCESSES": str(processes),
+                    },
                 )
                 for i in range(n)
             ]
             for w in workers:
                 w.start()
             await settled(workers, PARTITIONS)
-            await produce_raw(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", backlog)
+            if not preload:
+                await produce_raw(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", backlog)
             sink = prefix + "news.articles"
             out = await records_of(bootstrap, sink, expected_articles, 300)
-            cpu = sum(cpu_seconds(w.process.pid) for w in workers if w.process)
+            # With their step-pool children, if any.
+            cpu = sum(tree_cpu_seconds(w.process.pid) for w in workers if w.process)
             stage_lat: list[float] = []
             if n == 1:
                 by_article = {
@@ -235,13 +259,14 @@ async def run(
                 stage_lat = await paced_latency(
                     bootstrap, prefix, sink, paced, paced_rate, by_article
                 )
-            rss = max(peak_rss_mb(w.process.pid) for w in workers if w.process)
+            rss = max(tree_peak_rss_mb(w.process.pid) for w in workers if w.process)
             for w in workers:
                 w.stop()
             rate = len(backlog) / span_seconds(out)
             same_width = results.get(f"passthrough_x{n}", results["passthrough"])["events_per_s"]
-            results[f"ingest_x{n}"] = {
+            results[name] = {
                 "workers": n,
+                "step_processes": processes,
                 "events_per_s": rate,
                 "articles_per_s": len(out) / span_seconds(out),
                 "articles_out": len(out),
@@ -293,10 +318,14 @@ if __name__ == "__main__":
     p.add_argument("--events", type=int, default=4000)
     p.add_argument("--paced-rate", type=float, default=200)
     p.add_argument("--paced-seconds", type=float, default=5)
-    p.add_argument("--workers", default="1,2", help="ingest worker counts to measure")
+    p.add_argument(
+        "--workers",
+        default="1,2,1p2",
+        help="ingest setups to measure: worker counts, 'NpK' for N workers with K step-pool "
+        "processes each",
+    )
     a = p.parse_args()
-    counts = [int(n) for n in a.workers.split(",")]
-    res = asyncio.run(run(a.events, a.paced_rate, a.paced_seconds, counts))
+    res = asyncio.run(run(a.events, a.paced_rate, a.paced_seconds, parse_setups(a.workers)))
     res["paced_rate"] = a.paced_rate
     report(res)
     RESULTS.mkdir(parents=True, exist_ok=True)

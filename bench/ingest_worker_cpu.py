@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 
-from bench.common import cpu_seconds, records_of
+from bench.common import cpu_seconds, process_tree, records_of
 from bench.corpus import mixed
 from bench.ingest import PARTITIONS, articles_expected, prepare, settled
 from services.runtime.io import produce_raw
@@ -26,7 +26,15 @@ from services.runtime.local import REPO_ROOT, WorkerProcess
 from services.runtime.settings import KafkaSettings
 
 
-async def run(bootstrap: str, events: int, spy_out: str | None) -> None:
+def _machine_busy() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(bootstrap: str, events: int, spy_out: str | None, step_processes: int = 0) -> None:
     backlog = mixed(events, "backlog")
     expected = articles_expected(backlog)
     prefix = await prepare(bootstrap, [])
@@ -35,13 +43,14 @@ async def run(bootstrap: str, events: int, spy_out: str | None) -> None:
         bootstrap,
         prefix,
         REPO_ROOT / ".cache/bench/ingest-worker-cpu.log",
-        env={"NEWSWIRE_LOG_LEVEL": "warning"},
+        env={"NEWSWIRE_LOG_LEVEL": "warning", "NEWSWIRE_STEP_PROCESSES": str(step_processes)},
     )
     worker.start()
     assert worker.process is not None
     try:
         await settled([worker], PARTITIONS)
-        before = cpu_seconds(worker.process.pid)
+        tree = process_tree(worker.process.pid)
+        before = {pid: cpu_seconds(pid) for pid in tree}
         spy = None
         if spy_out:
             spy_bin = shutil.which("py-spy") or str(REPO_ROOT / ".venv/bin/py-spy")
@@ -54,10 +63,13 @@ async def run(bootstrap: str, events: int, spy_out: str | None) -> None:
             )
             await asyncio.sleep(1)  # attached before the first record
         started = time.monotonic()
+        busy_before = _machine_busy()
         await produce_raw(KafkaSettings(bootstrap=bootstrap), prefix + "news.raw", backlog)
         out = await records_of(bootstrap, prefix + "news.articles", expected, 300)
-        cpu = cpu_seconds(worker.process.pid) - before
+        spent = {pid: cpu_seconds(pid) - before[pid] for pid in tree}
+        cpu = sum(spent.values())
         wall = time.monotonic() - started
+        machine = (_machine_busy() - busy_before) / wall
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             await spy.wait()
@@ -67,14 +79,23 @@ async def run(bootstrap: str, events: int, spy_out: str | None) -> None:
         f"{len(backlog)} events → {len(out)} articles; worker CPU "
         f"{1000 * cpu / len(backlog):.3f} ms/event (start-up excluded); wall {wall:.1f} s"
     )
+    print(f"  the machine was busy {machine:.2f} cores on average (every process)")
+    if len(spent) > 1:
+        # The worker's own process first, then its step-pool children (and the
+        # multiprocessing resource tracker).
+        per = ", ".join(f"{1000 * spent[pid] / len(backlog):.3f}" for pid in tree)
+        print(f"  per process (worker first), ms/event: {per}")
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=4000)
     p.add_argument("--py-spy", dest="spy", help="write py-spy's collapsed stacks here")
+    p.add_argument(
+        "--step-processes", type=int, default=0, help="NEWSWIRE_STEP_PROCESSES of the worker"
+    )
     a = p.parse_args()
     bootstrap = os.environ.get("NEWSWIRE_BENCH_BOOTSTRAP")
     if not bootstrap:
         raise SystemExit("NEWSWIRE_BENCH_BOOTSTRAP names the broker to use")
-    asyncio.run(run(bootstrap, a.events, a.spy))
+    asyncio.run(run(bootstrap, a.events, a.spy, a.step_processes))

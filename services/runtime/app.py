@@ -20,6 +20,7 @@ from services.runtime.kafka import bounded, make_consumer, make_producer, stop_q
 from services.runtime.lag import LagMonitor
 from services.runtime.loop import StageLoop
 from services.runtime.metrics import WorkerMetrics
+from services.runtime.parallel import StepPool
 from services.runtime.settings import RuntimeSettings
 from services.runtime.transactions import PartitionProducers, TransactionalStageLoop
 from services.runtime.worker import Companion, Worker
@@ -280,24 +281,33 @@ async def run_worker(
         # What exists now (models, gazetteers, restored tables) lives as long as the process:
         # moved out of the collector's generations, full collections stop walking it. Measured
         # on enrich: p99 per article 6.0 ms -> 2.4 ms, mean 1.12 -> 1.03 ms.
+        pool = None
+        if worker.prepare is not None and settings.step_processes > 0:
+            pool = StepPool(worker.prepare, settings.step_processes)
+            await pool.start()
         gc.freeze()
         exactly_once = settings.processing_guarantee == "exactly_once"
-        await run.keep_running(
-            lambda: _stage_loop(worker, settings, run),
-            lambda: log.info(
-                "worker_started",
-                source=settings.topic(worker.source.name),
-                sink=settings.topic(worker.sink.name),
-                group=settings.group_for(worker.name),
-                guarantee=settings.processing_guarantee,
-            ),
-            # exactly_once: the local copies may hold writes of an aborted transaction.
-            [t for t in worker.tables if hasattr(t, "reset")] if exactly_once else (),
-        )
+        try:
+            await run.keep_running(
+                lambda: _stage_loop(worker, settings, run, pool),
+                lambda: log.info(
+                    "worker_started",
+                    source=settings.topic(worker.source.name),
+                    sink=settings.topic(worker.sink.name),
+                    group=settings.group_for(worker.name),
+                    guarantee=settings.processing_guarantee,
+                    step_processes=pool.processes if pool else 0,
+                ),
+                # exactly_once: the local copies may hold writes of an aborted transaction.
+                [t for t in worker.tables if hasattr(t, "reset")] if exactly_once else (),
+            )
+        finally:
+            if pool is not None:
+                await asyncio.to_thread(pool.close)
 
 
 def _stage_loop(
-    worker: Worker[Any, Any], settings: RuntimeSettings, run: WorkerRun
+    worker: Worker[Any, Any], settings: RuntimeSettings, run: WorkerRun, pool: StepPool | None
 ) -> StageLoop[Any, Any]:
     if settings.processing_guarantee == "exactly_once":
         group = settings.group_for(worker.name)
@@ -309,5 +319,8 @@ def _stage_loop(
             run.metrics,
             run.health,
             group,
+            pool=pool,
         )
-    return StageLoop(worker, settings, run.consumer, run.producer, run.metrics, run.health)
+    return StageLoop(
+        worker, settings, run.consumer, run.producer, run.metrics, run.health, pool=pool
+    )

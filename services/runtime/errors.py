@@ -28,6 +28,11 @@ class InvalidMessage(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self) -> tuple[type["InvalidMessage"], tuple[str, str]]:
+        # Rebuilt from (reason, detail) when a step pool's child returns one (parallel.py);
+        # the default would call __init__ with the formatted message alone.
+        return type(self), (self.reason, self.detail)
+
 
 class BrokerCallTimeout(TimeoutError):
     """A broker call took longer than ``kafka.call_timeout_seconds``."""

@@ -38,9 +38,10 @@ from services.runtime.errors import BrokerCallTimeout
 from services.runtime.health import Health
 from services.runtime.kafka import bounded
 from services.runtime.metrics import WorkerMetrics
+from services.runtime.parallel import StepPool
 from services.runtime.produce import OutputBatch, acknowledged
 from services.runtime.settings import RuntimeSettings
-from services.runtime.worker import In, Out, Worker, process_record, to_input
+from services.runtime.worker import NOT_PREPARED, In, Out, Worker, process_record, to_input
 
 log = structlog.get_logger("newswire.runtime")
 
@@ -56,6 +57,11 @@ class _InFlight:
         return all(future.done() for _, _, future in self.sends)
 
 
+def _readable(value: bytes | None, limit: int) -> bytes | None:
+    """What the step pool gets of a record: nothing of one the runtime refuses unread."""
+    return value if value is not None and len(value) <= limit else None
+
+
 class StageLoop(Generic[In, Out]):
     def __init__(
         self,
@@ -65,8 +71,12 @@ class StageLoop(Generic[In, Out]):
         producer: AIOKafkaProducer,
         metrics: WorkerMetrics,
         health: Health,
+        *,
+        pool: StepPool | None = None,
     ) -> None:
         self.worker = worker
+        # Runs the worker's prepare function on each partition's records in child processes.
+        self.pool = pool if worker.prepare is not None else None
         self.settings = settings
         self.consumer = consumer
         self.producer = producer
@@ -147,27 +157,55 @@ class StageLoop(Generic[In, Out]):
         self.metrics.batch_records.labels(self._service).observe(
             sum(len(r) for r in batch.values())
         )
-        for tp, records in batch.items():
-            await self.process_partition(tp, records, outputs)
-            done.append((tp.topic, tp.partition, records[-1].offset + 1, len(records)))
+        preparing = self.prepare_all(batch)
+        try:
+            for tp, records in batch.items():
+                prepared = await preparing[tp] if tp in preparing else None
+                await self.process_partition(tp, records, outputs, prepared)
+                done.append((tp.topic, tp.partition, records[-1].offset + 1, len(records)))
+        finally:
+            for future in preparing.values():
+                future.cancel()
         await outputs.flush()
         return _InFlight(outputs.sends, done)
 
+    def prepare_all(
+        self, batch: dict[TopicPartition, list[Any]]
+    ) -> "dict[TopicPartition, asyncio.Future[list[Any]]]":
+        """Hands every partition's records to the step pool at once (none without a pool):
+        the children work on the later partitions while this process runs the steps of the
+        earlier ones. Each partition's results come back in record order."""
+        if self.pool is None:
+            return {}
+        pool, limit = self.pool, self.settings.max_record_bytes
+        return {
+            tp: asyncio.ensure_future(pool.map([_readable(r.value, limit) for r in records]))
+            for tp, records in batch.items()
+        }
+
     async def process_partition(
-        self, tp: TopicPartition, records: list[Any], outputs: OutputBatch
+        self,
+        tp: TopicPartition,
+        records: list[Any],
+        outputs: OutputBatch,
+        prepared: list[Any] | None = None,
     ) -> None:
         """Runs the step on one partition's records in order, adding what they produce to
-        ``outputs`` (submitted as record batches fill up; the rest at ``outputs.flush()``)."""
+        ``outputs`` (submitted as record batches fill up; the rest at ``outputs.flush()``).
+        ``prepared``: the step pool's results for ``records`` (None: computed here)."""
         service = self._service
         processing = self.metrics.processing_seconds.labels(service)
-        for record in records:
+        for index, record in enumerate(records):
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(
                 service=service, topic=tp.topic, partition=tp.partition, offset=record.offset
             )
             started = time.perf_counter()
             result = await process_record(
-                self.worker, to_input(record), self.settings.max_record_bytes
+                self.worker,
+                to_input(record),
+                self.settings.max_record_bytes,
+                NOT_PREPARED if prepared is None else prepared[index],
             )
             processing.observe(time.perf_counter() - started)
             self._consumed(tp.topic, result.outcome).inc()

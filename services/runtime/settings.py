@@ -94,6 +94,11 @@ class RuntimeSettings(BaseSettings):
     # CI run with it as the default failed a broker-outage recovery test that passed 7 times
     # locally: until it shows a gain, the standard loop is the default.
     event_loop: Literal["uvloop", "asyncio"] = "asyncio"
+    # Child processes that run the worker's pure, CPU-heavy prepare half (ingest: parse and
+    # normalise) on each batch, beside the loop's process (services/runtime/parallel.py).
+    # 0: the loop's process runs it. Worth it when cores are free: on this 2-core machine
+    # one ingest worker with 2 went from X to Y events/s (bench/ingest.py).
+    step_processes: int = Field(default=0, ge=0, le=32)
     # Records larger than this go to the dead-letter topic unread (base64 payloads of 2 MiB
     # documents plus their envelope fit).
     max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

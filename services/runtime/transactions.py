@@ -42,6 +42,7 @@ from services.runtime.health import Health
 from services.runtime.kafka import bounded, make_transactional_producer, stop_quietly
 from services.runtime.loop import StageLoop
 from services.runtime.metrics import WorkerMetrics
+from services.runtime.parallel import StepPool
 from services.runtime.produce import OutputBatch
 from services.runtime.settings import RuntimeSettings
 from services.runtime.worker import Worker
@@ -112,10 +113,12 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
         metrics: WorkerMetrics,
         health: Health,
         group: str,
+        *,
+        pool: StepPool | None = None,
     ) -> None:
         # The base class's producer is never used here: every write is in a partition's
         # transaction. Its offset bookkeeping is unused too: offsets commit in transactions.
-        super().__init__(worker, settings, consumer, None, metrics, health)
+        super().__init__(worker, settings, consumer, None, metrics, health, pool=pool)
         self.producers = producers
         self.group = group
         # The offset each owned partition goes on from: set from the committed offset when it
@@ -155,6 +158,19 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
             sum(len(r) for r in batch.values())
         )
         timeout = self.settings.kafka.call_timeout_seconds
+        preparing = self.prepare_all(batch)
+        try:
+            await self._transact_batch(batch, preparing, timeout)
+        finally:
+            for future in preparing.values():
+                future.cancel()
+
+    async def _transact_batch(
+        self,
+        batch: dict[TopicPartition, list[Any]],
+        preparing: "dict[TopicPartition, asyncio.Future[list[Any]]]",
+        timeout: float,
+    ) -> None:
         for tp, records in batch.items():
             producer = self.producers.get(tp)
             expected = self.expected.get(tp)
@@ -183,7 +199,11 @@ class TransactionalStageLoop(StageLoop[Any, Any]):
                 await previous  # raises if it failed: nothing after it may commit
             await bounded(producer.begin_transaction(), timeout, "begin transaction")
             outputs = OutputBatch(producer)
-            await self.process_partition(tp, records, outputs)
+            prepared = await preparing[tp] if tp in preparing else None
+            if prepared is not None:
+                # The pool had every fetched record; the stale ones were dropped above.
+                prepared = prepared[len(prepared) - len(records) :]
+            await self.process_partition(tp, records, outputs, prepared)
             await outputs.flush()
             next_offset = records[-1].offset + 1
             self.expected[tp] = next_offset

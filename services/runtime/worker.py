@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.topics import TopicSpec
 from services.runtime.dlq import Headers, SourcePosition, dead_letter_headers
 from services.runtime.errors import InvalidMessage
+from services.runtime.parallel import Prepare
 from services.runtime.trace import TraceParent, continue_from, from_headers, with_traceparent
 
 In = TypeVar("In", bound=BaseModel)
@@ -47,7 +48,10 @@ class Worker(Generic[In, Out]):
     ``tables`` are changelog-backed state the step reads and writes; the runtime restores them
     before the first record and produces their writes with the batch. ``companions`` are
     servers that live as long as the worker (notify's subscription API): started once the
-    tables are restored, stopped first at shutdown.
+    tables are restored, stopped first at shutdown. ``prepare`` is the step's pure, CPU-heavy
+    first half, run on each record's value before the step (in child processes when
+    ``step_processes`` is set, see parallel.py); the step finds its result in
+    ``ctx.prepared``.
     """
 
     name: str
@@ -58,6 +62,7 @@ class Worker(Generic[In, Out]):
     companions: tuple["Companion", ...] = ()
     # The stage's own metrics, registered in the worker's registry next to the runtime's.
     collectors: tuple[Collector, ...] = ()
+    prepare: "Prepare[Any] | None" = None
 
 
 class Companion(Protocol):
@@ -97,6 +102,8 @@ class StepContext:
     side_records: list[OutRecord] = field(default_factory=list)
     drops: list[str] = field(default_factory=list)
     rejection: InvalidMessage | None = None
+    # The worker's ``prepare`` result for this record (None for a worker without one).
+    prepared: Any = None
 
     @property
     def position(self) -> tuple[int, int]:
@@ -164,8 +171,15 @@ def _as_list(result: Out | Sequence[Out] | None) -> list[Out]:
     return list(result)
 
 
+# process_record's ``prepared`` when the caller did not run the worker's prepare function.
+NOT_PREPARED: Any = object()
+
+
 async def process_record(
-    worker: Worker[In, Out], record: "InputRecord", max_bytes: int | None = None
+    worker: Worker[In, Out],
+    record: "InputRecord",
+    max_bytes: int | None = None,
+    prepared: Any = NOT_PREPARED,
 ) -> Processed:
     """Decode, run the step, encode; bad data becomes one dead-letter record.
 
@@ -176,6 +190,9 @@ async def process_record(
     Every output on the sink carries a ``traceparent`` continuing the input's trace (or
     starting one), and ``trace_id`` is bound to the log context next to ``article_id``; side
     records (state changelogs) are not part of an article's journey and carry none.
+
+    ``prepared``: the worker's ``prepare`` result for this record, computed elsewhere (a
+    step pool); without it, the prepare function runs here.
     """
     ctx = StepContext(record)
     span = continue_from(record.headers)
@@ -186,6 +203,8 @@ async def process_record(
                 "record_too_large", f"{len(record.value or b'')} bytes > limit {max_bytes}"
             )
         message = _decode(worker.source, record.value)
+        if worker.prepare is not None:
+            ctx.prepared = worker.prepare(record.value) if prepared is NOT_PREPARED else prepared
         article_id = article_id_of(message)
         if article_id:
             structlog.contextvars.bind_contextvars(article_id=article_id)

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +16,9 @@ from schemas import topics
 from schemas.article import Article
 from schemas.raw import RawArticleEvent
 from services.ingest.limits import IngestLimits
+from services.ingest.normalize import normalize
 from services.ingest.settings import IngestSettings
-from services.ingest.step import build_worker
+from services.ingest.step import build_worker, policy_from
 from services.runtime import dlq
 from services.runtime.app import run_worker
 from services.runtime.dlq_tools import replay
@@ -26,6 +28,8 @@ from tests.helpers import generated_article, raw_event
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def settings_for(bootstrap: str, prefix: str, **extra: Any) -> IngestSettings:
@@ -175,3 +179,57 @@ async def test_dead_letter_replay_after_a_fix(kafka_bootstrap: str, topic_prefix
     assert headers[dlq.REPLAYED_FROM].startswith(dlq_topic)
     assert dlq.REASON not in headers
     assert RawArticleEvent.model_validate_json(replayed.value) == event
+
+
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+async def test_a_step_pool_gives_the_articles_and_dead_letters_of_the_inline_step(
+    kafka_bootstrap: str, topic_prefix: str, guarantee: str
+) -> None:
+    """One worker with two step-pool processes (services/runtime/parallel.py), under each
+    guarantee: the articles of every format, duplicates dropped, bad input and a feed's bad
+    item dead-lettered with their reasons, the envelope that is not one too."""
+    settings = settings_for(
+        kafka_bootstrap, topic_prefix, step_processes=2, processing_guarantee=guarantee
+    )
+    raw_topic = topic_prefix + topics.RAW.name
+    events = [
+        raw_event((FIXTURES / "html/og-article.html").read_text(), content_type="text/html"),
+        raw_event(
+            (FIXTURES / "feed/rss-bad-item.xml").read_text(), content_type="application/rss+xml"
+        ),
+        raw_event(
+            (FIXTURES / "feed/billion-laughs.xml").read_text(), content_type="application/xml"
+        ),
+        *(raw_event(generated_article(i)) for i in range(40)),
+    ]
+    events.append(events[5])  # a copy: dropped
+    unsafe = events[2]
+    expected = {
+        a.article_id
+        for e in events
+        if e is not unsafe
+        for a in normalize(e, policy_from(settings)).articles
+    }
+    async with ingest(settings):
+        await produce_raw(settings.kafka, raw_topic, events)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(raw_topic, b'{"not": "an envelope"}', key=b"odd")
+        finally:
+            await producer.stop()
+        dead = [
+            r
+            async for r in read_topic(
+                kafka_bootstrap, topic_prefix + "news.raw.dlq", max_records=3, idle_timeout=30
+            )
+        ]
+
+        async def all_out() -> bool:
+            return len(await articles(kafka_bootstrap, topic_prefix)) >= len(expected)
+
+        await wait_until(all_out, 60, "every article")
+    out = await articles(kafka_bootstrap, topic_prefix)
+    assert sorted(a.article_id for a in out) == sorted(expected)
+    reasons = sorted(dlq.header_map(r.headers)[dlq.REASON] for r in dead)
+    assert reasons == sorted(["items_rejected", "invalid_envelope", "unsafe_xml"])

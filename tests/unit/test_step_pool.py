@@ -1,0 +1,120 @@
+"""The step pool (services/runtime/parallel.py): a worker's prepare half in child processes,
+results in record order, bad data returned intact, bugs raised; and ingest's prepare half
+giving the same articles in a child as in the loop's process."""
+
+import os
+import pickle
+from collections.abc import Iterator
+
+import pytest
+
+from bench.corpus import mixed
+from services.ingest.normalize import Normalized
+from services.ingest.parse import ParseError
+from services.ingest.settings import IngestSettings
+from services.ingest.step import build_worker, normalize_value, policy_from
+from services.runtime.errors import InvalidMessage
+from services.runtime.parallel import CHUNK_RECORDS, Prepare, StepPool
+from services.runtime.worker import NOT_PREPARED, InputRecord, process_record
+
+
+def tagged(value: bytes | None, tag: str) -> tuple[str, bytes | None, int]:
+    """What a child saw: the tag it was given, the value and its own process id."""
+    if value == b"boom":
+        raise RuntimeError("a bug in the prepare function")
+    return tag, value, os.getpid()
+
+
+def rejecting(value: bytes | None) -> InvalidMessage:
+    return ParseError("missing_title", f"no title in {value!r}")
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[StepPool]:
+    step_pool = StepPool(Prepare(tagged, ("t",)), processes=2)
+    yield step_pool
+    step_pool.close()
+
+
+async def test_results_come_back_in_record_order_from_the_children(pool: StepPool) -> None:
+    await pool.start()
+    values: list[bytes | None] = [str(i).encode() for i in range(5 * CHUNK_RECORDS + 3)]
+    values[7] = None
+    results = await pool.map(values)
+    assert [value for _, value, _ in results] == values
+    assert {tag for tag, _, _ in results} == {"t"}
+    pids = {pid for _, _, pid in results}
+    assert os.getpid() not in pids
+    assert pids <= set(pool.child_pids())
+    assert await pool.map([]) == []
+
+
+async def test_a_raise_in_a_child_is_raised_to_the_loop(pool: StepPool) -> None:
+    with pytest.raises(RuntimeError, match="a bug in the prepare function"):
+        await pool.map([b"fine", b"boom", b"fine"])
+    # The pool is still usable afterwards (the loop stops; a rebuild would use it again).
+    assert [v for _, v, _ in await pool.map([b"again"])] == [b"again"]
+
+
+async def test_a_returned_rejection_keeps_its_reason_and_detail() -> None:
+    step_pool = StepPool(Prepare(rejecting), processes=1)
+    try:
+        [error] = await step_pool.map([b"x"])
+    finally:
+        step_pool.close()
+    assert isinstance(error, ParseError)
+    assert (error.reason, error.detail) == ("missing_title", "no title in b'x'")
+
+
+def test_rejections_pickle_as_themselves() -> None:
+    error = pickle.loads(pickle.dumps(ParseError("html_too_large", "3 bytes > limit 2")))
+    assert type(error) is ParseError
+    assert (error.reason, error.detail, str(error)) == (
+        "html_too_large",
+        "3 bytes > limit 2",
+        "html_too_large: 3 bytes > limit 2",
+    )
+
+
+def test_a_pool_needs_a_process() -> None:
+    with pytest.raises(ValueError, match="at least one process"):
+        StepPool(Prepare(tagged), processes=0)
+
+
+async def test_ingest_articles_are_the_same_from_a_child_as_in_process() -> None:
+    """Every format of the bench corpus (text, JSON, HTML, RSS) through a real child: the
+    pickled Articles equal the ones normalised here, field for field."""
+    policy = policy_from(IngestSettings())
+    values = [e.model_dump_json().encode() for e in mixed(60, "pool")] + [b"{not json"]
+    step_pool = StepPool(Prepare(normalize_value, (policy,)), processes=2)
+    try:
+        from_children = await step_pool.map(values)
+    finally:
+        step_pool.close()
+    here = [normalize_value(v, policy) for v in values]
+    assert len(from_children) == len(here)
+    for child, local in zip(from_children, here, strict=True):
+        if isinstance(local, Normalized):
+            assert isinstance(child, Normalized)
+            assert [a.model_dump() for a in child.articles] == [
+                a.model_dump() for a in local.articles
+            ]
+            assert [str(e) for e in child.errors] == [str(e) for e in local.errors]
+        else:
+            assert (type(child), str(child)) == (type(local), str(local))
+    assert sum(len(r.articles) for r in here if isinstance(r, Normalized)) > 60
+    assert isinstance(here[-1], InvalidMessage)
+    assert here[-1].reason == "invalid_envelope"
+
+
+async def test_process_record_runs_the_prepare_half_itself_without_a_pool() -> None:
+    worker = build_worker(IngestSettings())
+    [event] = mixed(1, "inline", duplicates=0.0)
+    record = InputRecord("news.raw", 0, 0, 0, b"k", event.model_dump_json().encode(), [])
+    inline = await process_record(worker, record, prepared=NOT_PREPARED)
+    assert inline.outcome == "ok"
+    # A prepared value handed in is used as is: here a rejection the step raises.
+    given = ParseError("missing_title", "prepared elsewhere")
+    again = InputRecord("news.raw", 0, 1, 0, b"k2", record.value, [])
+    rejected = await process_record(worker, again, prepared=given)
+    assert (rejected.outcome, rejected.reason) == ("dead_letter", "missing_title")
