@@ -1,9 +1,13 @@
 """The enrich worker: an article in, the article with topic tags and sentiment out."""
 
-from dataclasses import replace
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 
 import structlog
+from pydantic import ValidationError
 
 from schemas import topics
 from schemas.article import Article
@@ -12,12 +16,14 @@ from services.enrich import sentiment
 from services.enrich.entities import Gazetteer, load_gazetteer
 from services.enrich.keywords import keywords
 from services.enrich.settings import EnrichSettings
-from services.enrich.stories import StoryIndex, story_table
+from services.enrich.stories import StoryIndex, StoryShingles, story_table
 from services.enrich.taxonomy import Taxonomy, load_taxonomy, tag
 from services.query.article import article_document
 from services.query.document import QueryDocument
 from services.runtime.clock import wall_clock_ms
-from services.runtime.worker import StepContext, Worker
+from services.runtime.errors import InvalidMessage
+from services.runtime.parallel import Prepare
+from services.runtime.worker import Encoded, StepContext, Worker
 
 log = structlog.get_logger("newswire.enrich")
 
@@ -68,27 +74,121 @@ def enrich(
     )
 
 
+# What each step-pool child enriches once at start: the rules, automata and lexicons load
+# before the first batch.
+_WARM_TIME = datetime(2025, 1, 1, tzinfo=UTC)
+WARM_ARTICLE = (
+    Article(
+        article_id="0" * 32,
+        source="warm-up",
+        title="Starmer and Macron discuss security guarantees for Ukraine",
+        body="Kyiv asked its allies in London, Paris and Washington for security guarantees.",
+        published_at=_WARM_TIME,
+        fetched_at=_WARM_TIME,
+        language="en",
+        content_type="text/plain",
+    )
+    .model_dump_json()
+    .encode()
+)
+
+
+# How story_id reads in the JSON of an EnrichedArticle built without a story. Inside a JSON
+# string every quote is escaped, so this can only be the top-level field.
+_NO_STORY = b'"story_id":null'
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """enrich's prepare half for one article: the EnrichedArticle's JSON with no story yet,
+    and what the story lookup needs (the story table is state: the lookup runs in the loop's
+    process). JSON, not the model: it crosses the process boundary as bytes."""
+
+    enriched_json: bytes
+    topic_ids: tuple[str, ...]
+    shingles: StoryShingles
+
+    def with_story(self, story_id: str) -> bytes:
+        """The JSON with ``story_id`` set (what ``model_copy(update=...)`` then
+        ``model_dump_json()`` give, tests/unit/test_step_pool.py)."""
+        if self.enriched_json.count(_NO_STORY) != 1:
+            raise ValueError("an enriched article's JSON without exactly one null story_id")
+        return self.enriched_json.replace(
+            _NO_STORY, b'"story_id":' + json.dumps(story_id).encode(), 1
+        )
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """The taxonomy, gazetteer and sentiment model, loaded once per process."""
+
+    taxonomy: Taxonomy
+    gazetteer: Gazetteer
+    model: sentiment.SentimentModel
+
+    def analyze(self, article: Article) -> Analysis:
+        doc = article_document(article)  # read by the story lookup and the topic rules
+        enriched = enrich(article, self.taxonomy, self.gazetteer, self.model, document=doc)
+        return Analysis(
+            enriched.model_dump_json().encode(),
+            tuple(t.id for t in enriched.topics),
+            StoryShingles.of(article, doc),
+        )
+
+
+@lru_cache(maxsize=4)
+def analyzer_for(taxonomy_path: Path, gazetteer_path: Path, sentiment_model: str) -> Analyzer:
+    return Analyzer(
+        load_taxonomy(taxonomy_path),
+        load_gazetteer(gazetteer_path),
+        sentiment.load_model(sentiment_model),
+    )
+
+
+def analyze_value(value: bytes | None, settings: EnrichSettings) -> Analysis | InvalidMessage:
+    """The worker's prepare half (pure; in a step pool's children when ``step_processes`` is
+    set). The models load once per process (``analyzer_for``); only the settings travel with
+    each chunk. A value that is not an Article is the runtime's to dead-letter."""
+    try:
+        article = Article.model_validate_json(value or b"")
+    except ValidationError as exc:
+        return InvalidMessage("invalid_envelope", str(exc)[:300])
+    analyzer = analyzer_for(
+        settings.taxonomy_path, settings.gazetteer_path, settings.sentiment_model
+    )
+    return analyzer.analyze(article)
+
+
 def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
-    taxonomy = load_taxonomy(settings.taxonomy_path)
-    gazetteer = load_gazetteer(settings.gazetteer_path)
+    analyzer = analyzer_for(
+        settings.taxonomy_path, settings.gazetteer_path, settings.sentiment_model
+    )
     table = story_table(topics.ENRICH_STORIES, settings.story_window_ms, wall_clock_ms)
     stories = StoryIndex(table, settings.story_threshold)
-    model = sentiment.load_model(settings.sentiment_model)
 
-    async def step(article: Article, ctx: StepContext) -> EnrichedArticle:
-        doc = article_document(article)  # read by the story lookup and the topic rules
-        story, similarity, record = stories.assign(article, wall_clock_ms(), doc)
+    async def step(article: Article, ctx: StepContext) -> Encoded:
+        prepared = ctx.prepared
+        if isinstance(prepared, InvalidMessage):
+            raise prepared
+        analysis = prepared if isinstance(prepared, Analysis) else analyzer.analyze(article)
+        story, similarity, record = stories.assign(
+            article, wall_clock_ms(), shingles=analysis.shingles
+        )
         if record is not None:
             ctx.emit(record)
-        enriched = enrich(article, taxonomy, gazetteer, model, story_id=story, document=doc)
         log.info(
             "article_enriched",
-            topics=[t.id for t in enriched.topics],
+            topics=list(analysis.topic_ids),
             story_id=story,
             story_similarity=similarity,
         )
-        return enriched
+        return Encoded(article.article_id.encode(), analysis.with_story(story))
 
     return Worker(
-        "enrich", source=topics.ARTICLES, sink=topics.ENRICHED, step=step, tables=(table,)
+        "enrich",
+        source=topics.ARTICLES,
+        sink=topics.ENRICHED,
+        step=step,
+        tables=(table,),
+        prepare=Prepare(analyze_value, (settings,), warm=WARM_ARTICLE),
     )

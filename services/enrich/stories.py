@@ -146,6 +146,20 @@ def signature(hashes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(minhash.digest())
 
 
+@dataclass(frozen=True)
+class StoryShingles:
+    """What the story lookup needs of an article, pure to compute: the hashes of its content
+    words, and their MinHash signature."""
+
+    hashes: tuple[int, ...]
+    signature: tuple[int, ...]
+
+    @staticmethod
+    def of(article: Article, document: QueryDocument | None = None) -> "StoryShingles":
+        hashes = word_hashes(article, document)
+        return StoryShingles(hashes, signature(hashes))
+
+
 def jaccard(a: tuple[int, ...] | frozenset[int], b: tuple[int, ...] | frozenset[int]) -> float:
     sa, sb = frozenset(a), frozenset(b)
     shared = len(sa & sb)  # the union's size follows; building it cost as much again
@@ -211,17 +225,24 @@ class StoryIndex:
                     bucket.append(key)
 
     def assign(
-        self, article: Article, now_ms: int, document: QueryDocument | None = None
+        self,
+        article: Article,
+        now_ms: int,
+        document: QueryDocument | None = None,
+        shingles: "StoryShingles | None" = None,
     ) -> tuple[str, float, OutRecord | None]:
         """(story id, similarity to it, the changelog record to produce or None).
 
-        ``document``: ``article_document(article)``, whose words the lookup then reuses."""
+        ``document``: ``article_document(article)``, whose words the lookup then reuses.
+        ``shingles``: the article's word hashes and MinHash signature, if computed already
+        (by enrich's prepare half, in a step pool's child)."""
         own = self.table.get(article.article_id)
         if own is not None:
             return own.story_id, 1.0, None  # seen before (a replay): same story
-        hashes = word_hashes(article, document)
+        if shingles is None:
+            shingles = StoryShingles.of(article, document)
+        hashes, sig = shingles.hashes, shingles.signature
         words_here = frozenset(hashes)
-        sig = signature(hashes)
         self._last = (hashes, sig)
         buckets = self._buckets
         found = [buckets.get(band, ()) for band in enumerate(sig)]

@@ -16,12 +16,14 @@ Without a pool (``step_processes = 0``), :func:`~services.runtime.worker.process
 calls the same function in the loop's process, so both paths run the same code.
 
 Records the runtime will refuse unread (over ``max_record_bytes``) are not sent to the
-children.
+children. A child that dies (killed, out of memory) breaks the pool: the batch's map raises,
+the worker stops non-zero and its uncommitted records are read again by the next owner.
 """
 
 import asyncio
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +59,12 @@ def _run_chunk(prepare: Prepare[P], values: Sequence[bytes | None]) -> list[P]:
     return [prepare(value) for value in values]
 
 
+def _child_start() -> None:
+    """Ctrl-C in a terminal signals the whole process group: the children leave stopping to
+    the worker, which finishes its batch (their results included) and then shuts them down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _warm(prepare: Prepare[Any]) -> int:
     """Runs once in each child at start: imports, models and caches loaded before records
     arrive, so the first batch does not pay for them."""
@@ -75,7 +83,9 @@ class StepPool:
         # spawn, not fork: the parent runs an event loop and Kafka clients with open sockets;
         # a forked child would inherit them. Children import what the function needs.
         self._executor = ProcessPoolExecutor(
-            max_workers=processes, mp_context=multiprocessing.get_context("spawn")
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_start,
         )
 
     async def start(self) -> None:

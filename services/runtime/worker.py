@@ -26,9 +26,21 @@ from services.runtime.trace import TraceParent, continue_from, from_headers, wit
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
-Step = Callable[[In, "StepContext"], Awaitable[Out | Sequence[Out] | None]]
-
 log = structlog.get_logger("newswire.runtime")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A sink record the step encoded itself: the sink model's JSON and its key, e.g. built
+    by a step pool's child, where shipping the bytes costs a fraction of pickling the model
+    (enrich: ~0.05 ms against ~0.9 ms an article, measured). The step vouches that ``value``
+    is the JSON of a valid sink model; tests hold each such step to it."""
+
+    key: bytes | None
+    value: bytes
+
+
+Step = Callable[[In, "StepContext"], Awaitable[Out | Encoded | Sequence[Out | Encoded] | None]]
 
 
 @dataclass(frozen=True)
@@ -158,15 +170,17 @@ def _decode(spec: TopicSpec[In], value: bytes | None) -> In:
         ) from exc
 
 
-def _encode(spec: TopicSpec[Out], model: Out, span: TraceParent) -> OutRecord:
-    key = spec.key_of(model).encode() if spec.key_of else None
-    return OutRecord(spec.name, key, model.model_dump_json().encode(), with_traceparent([], span))
+def _encode(spec: TopicSpec[Out], out: Out | Encoded, span: TraceParent) -> OutRecord:
+    if isinstance(out, Encoded):
+        return OutRecord(spec.name, out.key, out.value, with_traceparent([], span))
+    key = spec.key_of(out).encode() if spec.key_of else None
+    return OutRecord(spec.name, key, out.model_dump_json().encode(), with_traceparent([], span))
 
 
-def _as_list(result: Out | Sequence[Out] | None) -> list[Out]:
+def _as_list(result: Out | Encoded | Sequence[Out | Encoded] | None) -> list[Out | Encoded]:
     if result is None:
         return []
-    if isinstance(result, BaseModel):
+    if isinstance(result, BaseModel | Encoded):
         return [result]
     return list(result)
 

@@ -24,12 +24,15 @@ pytestmark = pytest.mark.integration
 
 
 @contextlib.asynccontextmanager
-async def enrich_worker(bootstrap: str, prefix: str) -> AsyncIterator[None]:
+async def enrich_worker(
+    bootstrap: str, prefix: str, step_processes: int = 0
+) -> AsyncIterator[None]:
     settings = EnrichSettings(
         kafka=KafkaSettings(bootstrap=bootstrap),
         http=HttpSettings(port=0),
         topic_prefix=prefix,
         commit=CommitSettings(every_seconds=0.2),
+        step_processes=step_processes,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -61,14 +64,17 @@ async def enriched(bootstrap: str, prefix: str) -> dict[str, EnrichedArticle]:
     return out
 
 
+@pytest.mark.parametrize("step_processes", [0, 2], ids=["inline", "step-pool"])
 async def test_a_rewrite_joins_the_story_after_a_restart(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, step_processes: int
 ) -> None:
+    """With a step pool the analysis runs in child processes and the story lookup in the
+    worker's own: the story state still carries over through news.enrich.stories."""
     seed = single_article(raw_event(seed_text()))
     rewrite = normalize(fixture_event("html/og-article.html"), NormalizePolicy()).articles[0]
     source = topic_prefix + topics.ARTICLES.name
 
-    async with enrich_worker(kafka_bootstrap, topic_prefix):
+    async with enrich_worker(kafka_bootstrap, topic_prefix, step_processes):
         await publish(kafka_bootstrap, source, seed)
 
         async def first_done() -> bool:
@@ -77,7 +83,7 @@ async def test_a_rewrite_joins_the_story_after_a_restart(
         await wait_until(first_done, 30, "the first article enriched")
 
     # A new worker knows the story only through news.enrich.stories.
-    async with enrich_worker(kafka_bootstrap, topic_prefix):
+    async with enrich_worker(kafka_bootstrap, topic_prefix, step_processes):
         await publish(kafka_bootstrap, source, rewrite)
 
         async def second_done() -> bool:
@@ -89,3 +95,4 @@ async def test_a_rewrite_joins_the_story_after_a_restart(
     assert out[seed.article_id].story_id == seed.article_id
     assert out[rewrite.article_id].story_id == seed.article_id
     assert {e.id for e in out[rewrite.article_id].entities} >= {"UA", "person:keir-starmer"}
+    assert "ukraine-security-guarantees" in {t.id for t in out[seed.article_id].topics}

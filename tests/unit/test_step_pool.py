@@ -1,14 +1,20 @@
 """The step pool (services/runtime/parallel.py): a worker's prepare half in child processes,
-results in record order, bad data returned intact, bugs raised; and ingest's prepare half
-giving the same articles in a child as in the loop's process."""
+results in record order, bad data returned intact, bugs raised; ingest's and enrich's
+prepare halves giving in a child what the loop's process gives."""
 
 import os
 import pickle
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
 from bench.corpus import mixed
+from bench.enrich import corpus
+from schemas.enriched import EnrichedArticle
+from services.enrich.settings import EnrichSettings
+from services.enrich.step import Analysis, analyze_value, analyzer_for, enrich
+from services.enrich.stories import StoryShingles
 from services.ingest.normalize import Normalized
 from services.ingest.parse import ParseError
 from services.ingest.settings import IngestSettings
@@ -23,6 +29,12 @@ def tagged(value: bytes | None, tag: str) -> tuple[str, bytes | None, int]:
     if value == b"boom":
         raise RuntimeError("a bug in the prepare function")
     return tag, value, os.getpid()
+
+
+def dying(value: bytes | None) -> bytes | None:
+    if value == b"die":
+        os._exit(3)  # a child killed mid-batch (out of memory, a crash in C code)
+    return value
 
 
 def rejecting(value: bytes | None) -> InvalidMessage:
@@ -64,6 +76,15 @@ async def test_a_returned_rejection_keeps_its_reason_and_detail() -> None:
         step_pool.close()
     assert isinstance(error, ParseError)
     assert (error.reason, error.detail) == ("missing_title", "no title in b'x'")
+
+
+async def test_a_dead_child_breaks_the_batch_loudly() -> None:
+    step_pool = StepPool(Prepare(dying), processes=2)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            await step_pool.map([b"a", b"die", b"b"])
+    finally:
+        step_pool.close()
 
 
 def test_rejections_pickle_as_themselves() -> None:
@@ -118,3 +139,45 @@ async def test_process_record_runs_the_prepare_half_itself_without_a_pool() -> N
     again = InputRecord("news.raw", 0, 1, 0, b"k2", record.value, [])
     rejected = await process_record(worker, again, prepared=given)
     assert (rejected.outcome, rejected.reason) == ("dead_letter", "missing_title")
+
+
+async def test_enriched_json_from_a_child_is_the_model_path_s_json() -> None:
+    """enrich's prepare half ships JSON with the story left out, and the step sets it: the
+    bytes equal what the model path (enrich with the story id, then model_dump_json) writes,
+    for every article of the enrich bench corpus, and they validate as an EnrichedArticle."""
+    settings = EnrichSettings()
+    articles = corpus(45)
+    values = [a.model_dump_json().encode() for a in articles]
+    step_pool = StepPool(Prepare(analyze_value, (settings,)), processes=2)
+    try:
+        analyses = await step_pool.map(values)
+    finally:
+        step_pool.close()
+    analyzer = analyzer_for(settings.taxonomy_path, settings.gazetteer_path, "multilingual")
+    for article, analysis in zip(articles, analyses, strict=True):
+        assert isinstance(analysis, Analysis)
+        story = "f" * 32
+        expected = enrich(
+            article, analyzer.taxonomy, analyzer.gazetteer, analyzer.model, story_id=story
+        )
+        assert analysis.with_story(story) == expected.model_dump_json().encode()
+        assert EnrichedArticle.model_validate_json(analysis.with_story(story)) == expected
+        assert analysis.topic_ids == tuple(t.id for t in expected.topics)
+        assert analysis.shingles == StoryShingles.of(article)
+    assert any(a.topic_ids for a in analyses)
+
+
+def test_a_story_is_set_only_where_the_field_is() -> None:
+    """An article whose text holds the field's spelling: the quotes inside a JSON string are
+    escaped, so only the field itself changes."""
+    settings = EnrichSettings()
+    [article] = corpus(1)
+    tricky = article.model_copy(update={"body": article.body + ' "story_id":null'})
+    analysis = analyze_value(tricky.model_dump_json().encode(), settings)
+    assert isinstance(analysis, Analysis)
+    enriched = EnrichedArticle.model_validate_json(analysis.with_story("a" * 32))
+    assert enriched.story_id == "a" * 32
+    assert enriched.article.body.endswith(' "story_id":null')
+    broken = Analysis(b"{}", (), analysis.shingles)
+    with pytest.raises(ValueError, match="exactly one null story_id"):
+        broken.with_story("a" * 32)
