@@ -6,7 +6,8 @@
 
 The broker is NEWSWIRE_BENCH_BOOTSTRAP if set, else a local one in a temporary state
 directory (bench/common.py). Every measured system is its own process; its CPU time is read
-from /proc every 100 ms (bench/common.cpu_seconds) and interpolated over the measured window,
+from /proc every 100 ms, with its step-pool children if any (bench/common.tree_cpu_seconds),
+and interpolated over the measured window,
 so CPU seconds per 1,000 articles exclude start-up; peak RSS is VmHWM.
 
 Sections of the result JSON:
@@ -54,7 +55,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import BenchBroker, cpu_seconds, peak_rss_mb, percentile
+from bench.common import BenchBroker, percentile, tree_cpu_seconds, tree_peak_rss_mb
 from bench.corpus import mixed
 from bench.ingest import articles_expected, distinct_events, settled
 from bench.peers.work import SINK as TAGGED
@@ -145,8 +146,9 @@ class CpuSampler:
             now = time.time()
             for pid, rows in self.samples.items():
                 try:
-                    rows.append((now, cpu_seconds(pid)))
-                    self.rss[pid] = peak_rss_mb(pid)
+                    # With its step-pool children (NEWSWIRE_STEP_PROCESSES), if any.
+                    rows.append((now, tree_cpu_seconds(pid)))
+                    self.rss[pid] = tree_peak_rss_mb(pid)
                 except (FileNotFoundError, ProcessLookupError, ValueError):
                     pass
             await asyncio.sleep(self.period)
