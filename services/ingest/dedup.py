@@ -17,8 +17,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-from schemas.article import Article
 from services.runtime.clock import wall_clock_ms
 from services.runtime.table import ChangelogTable
 from services.runtime.worker import OutRecord
@@ -67,7 +67,18 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def dedup_keys(article: Article) -> list[tuple[Verdict, str]]:
+class Identified(Protocol):
+    """What dedup reads of an article (an Article, or the step pool's encoded one)."""
+
+    @property
+    def article_id(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def content_hash(self) -> str: ...
+
+
+def dedup_keys(article: Identified) -> list[tuple[Verdict, str]]:
     keys = []
     if article.url:
         keys.append((Verdict.DUPLICATE_URL, "url:" + _digest(article.url)))
@@ -97,7 +108,7 @@ class Deduplicator:
         return self.table.get(article_id) if article_id is not None else None
 
     def verdict(
-        self, article: Article, position: tuple[int, int], now_ms: int, claimed: set[str]
+        self, article: Identified, position: tuple[int, int], now_ms: int, claimed: set[str]
     ) -> Verdict:
         """``claimed``: keys already taken by earlier articles of the same raw record (a feed
         listing one story twice is a duplicate, not a replay)."""
@@ -115,7 +126,7 @@ class Deduplicator:
             return kind
         return Verdict.NEW
 
-    def duplicate_of(self, article: Article, now_ms: int, claimed: set[str]) -> str | None:
+    def duplicate_of(self, article: Identified, now_ms: int, claimed: set[str]) -> str | None:
         """The id of the article this one repeats within the window, or None (offline use)."""
         for _, key in dedup_keys(article):
             entry = self._entry(key)
@@ -126,7 +137,7 @@ class Deduplicator:
         return None
 
     def remember(
-        self, article: Article, position: tuple[int, int], now_ms: int, claimed: set[str]
+        self, article: Identified, position: tuple[int, int], now_ms: int, claimed: set[str]
     ) -> list[OutRecord]:
         """Records the article and its keys; returns the changelog record to produce."""
         keys = tuple(key for _, key in dedup_keys(article))

@@ -2,6 +2,7 @@
 the dead-letter topic (a feed with some bad items: good items out and the event dead-lettered
 too, so a replay after a fix re-drives only what failed, the rest being duplicates by then)."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from services.ingest.settings import IngestSettings
 from services.runtime.clock import wall_clock_ms
 from services.runtime.errors import InvalidMessage
 from services.runtime.parallel import Prepare
-from services.runtime.worker import StepContext, Worker
+from services.runtime.worker import Encoded, StepContext, Worker
 
 log = structlog.get_logger("newswire.ingest")
 
@@ -47,7 +48,43 @@ def policy_from(settings: IngestSettings) -> NormalizePolicy:
     )
 
 
-def normalize_value(value: bytes | None, policy: NormalizePolicy) -> Normalized | InvalidMessage:
+@dataclass(frozen=True)
+class EncodedArticle:
+    """An Article as the prepare half ships it: its JSON, and what dedup and the log read.
+    Bytes cross the process boundary for a fraction of a pickled model's cost."""
+
+    article_id: str
+    url: str | None
+    content_hash: str
+    source: str
+    json: bytes
+
+    @staticmethod
+    def of(article: Article) -> "EncodedArticle":
+        return EncodedArticle(
+            article.article_id,
+            article.url,
+            article.content_hash,
+            article.source,
+            article.model_dump_json().encode(),
+        )
+
+
+@dataclass(frozen=True)
+class NormalizedEvent:
+    """A raw event's articles, encoded, and the errors of its items that were not."""
+
+    articles: list[EncodedArticle]
+    errors: list[ParseError]
+
+    @staticmethod
+    def of(result: Normalized) -> "NormalizedEvent":
+        return NormalizedEvent([EncodedArticle.of(a) for a in result.articles], result.errors)
+
+
+def normalize_value(
+    value: bytes | None, policy: NormalizePolicy
+) -> NormalizedEvent | InvalidMessage:
     """The worker's prepare half (pure; in a step pool's children when ``step_processes`` is
     set): a raw record's value → its articles and item errors, or why it is unusable.
 
@@ -58,7 +95,7 @@ def normalize_value(value: bytes | None, policy: NormalizePolicy) -> Normalized 
     except ValidationError as exc:
         return InvalidMessage("invalid_envelope", str(exc)[:300])
     try:
-        return normalize(raw, policy)
+        return NormalizedEvent.of(normalize(raw, policy))
     except InvalidMessage as exc:
         return exc
 
@@ -71,22 +108,26 @@ class IngestStep:
         self.policy = policy
         self.dedup = dedup
 
-    async def __call__(self, raw: RawArticleEvent, ctx: StepContext) -> list[Article]:
+    async def __call__(self, raw: RawArticleEvent, ctx: StepContext) -> list[Encoded]:
         prepared = ctx.prepared
         if isinstance(prepared, InvalidMessage):
             raise prepared
         # Without the prepare half (a Worker declared without it), normalise here.
-        result = prepared if isinstance(prepared, Normalized) else normalize(raw, self.policy)
+        result = (
+            prepared
+            if isinstance(prepared, NormalizedEvent)
+            else NormalizedEvent.of(normalize(raw, self.policy))
+        )
         now = wall_clock_ms()
         claimed: set[str] = set()
-        fresh: list[Article] = []
+        fresh: list[Encoded] = []
         for article in result.articles:
             structlog.contextvars.bind_contextvars(article_id=article.article_id)
             verdict = self.dedup.verdict(article, ctx.position, now, claimed)
             if verdict in (Verdict.NEW, Verdict.REPLAY):
                 for record in self.dedup.remember(article, ctx.position, now, claimed):
                     ctx.emit(record)
-                fresh.append(article)
+                fresh.append(Encoded(article.article_id.encode(), article.json))
                 log.info("article_parsed", source=article.source, replay=verdict is Verdict.REPLAY)
             else:
                 ctx.drop(verdict.value)
