@@ -348,14 +348,17 @@ def _delivery_paths() -> dict[str, Any]:
                     "webhook-id `test_<hex>`, signed with the subscription's secret, through "
                     "delivery's SSRF guard, timeouts and size caps, whatever the subscription's "
                     "status. The attempt is recorded (verdict test) before the answer; a "
-                    "receiver's error is a 200 too, with its status or error in the body."
+                    "receiver's error is a 200 too, with its status or error in the body. "
+                    "Each API key may send a few a minute (NEWSWIRE_API__WEBHOOK_TESTS_PER_MINUTE, "
+                    "default 6, bursts of 3, per notify process); more answer 429 with "
+                    "Retry-After."
                 ),
                 "responses": {
                     "200": {
                         "description": "The attempt, as recorded",
                         "content": _json("DeliveryAttempt"),
                     },
-                    **_errors("404", "409", "503"),
+                    **_errors("404", "409", "429", "503"),
                 },
             },
         },

@@ -24,6 +24,7 @@ compacted topic) and are answered after the broker acknowledged them.
 
 import asyncio
 import json
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -78,6 +79,7 @@ from services.notify.apikeys import KeyRing
 from services.notify.attempt_log import AttemptLog
 from services.notify.console import add_console_routes
 from services.notify.dryrun import Draft, RecentArticles, dry_run
+from services.notify.ratelimit import TokenBucket
 from services.notify.sender import WebhookSender
 from services.notify.settings import ApiSettings, WebhookSettings
 from services.notify.store import SubscriptionStore
@@ -159,6 +161,7 @@ class SubscriptionApi:
         self.sender = sender or WebhookSender(WebhookSettings())
         self.stopping = asyncio.Event()
         self._streams = StreamSlots()
+        self._test_buckets: dict[str, TokenBucket] = {}  # per key; bounded by the key ring
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.app = self._build()
@@ -385,6 +388,25 @@ class SubscriptionApi:
                 429, "Too Many Streams", "too many open streams for this key or this server"
             )
             error.headers["Retry-After"] = "5"
+            raise error
+
+    def _take_test_token(self, owner: str) -> None:
+        """One of the key's webhook test events, or a 429 saying when the next one is due."""
+        s = self.settings
+        bucket = self._test_buckets.get(owner)
+        if bucket is None:
+            bucket = TokenBucket(s.webhook_tests_per_minute / 60.0, s.webhook_test_burst)
+            self._test_buckets[owner] = bucket
+        now = time.monotonic()
+        if not bucket.try_take(now):
+            wait = max(1, math.ceil(bucket.seconds_until_token(now)))
+            error = ApiError(
+                429,
+                "Too Many Test Events",
+                f"this key may send {s.webhook_tests_per_minute:g} test events a minute "
+                f"(bursts of {s.webhook_test_burst}); the next in {wait} s",
+            )
+            error.headers["Retry-After"] = str(wait)
             raise error
 
     # --- handlers ----------------------------------------------------------------------------
@@ -750,6 +772,7 @@ class SubscriptionApi:
         hook = sub.delivery.webhook
         if hook is None:
             raise ApiError(409, "No Webhook", "this subscription has no webhook to test")
+        self._take_test_token(request[_OWNER_KEY])
         webhook_id = f"test_{uuid.uuid4().hex}"
         sent_at = datetime.now(UTC)
         body = json.dumps(

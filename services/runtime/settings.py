@@ -95,9 +95,11 @@ class RuntimeSettings(BaseSettings):
     # locally: until it shows a gain, the standard loop is the default.
     event_loop: Literal["uvloop", "asyncio"] = "asyncio"
     # Child processes that run the worker's pure, CPU-heavy prepare half (ingest: parse and
-    # normalise) on each batch, beside the loop's process (services/runtime/parallel.py).
-    # 0: the loop's process runs it. Worth it when cores are free: on this 2-core machine
-    # one ingest worker with 2 went from X to Y events/s (bench/ingest.py).
+    # normalise; enrich: the analysis) on each batch, beside the loop's process
+    # (services/runtime/parallel.py). 0: the loop's process runs it. Worth it only when cores
+    # are free: on this 2-core machine one ingest worker with 2 went from 586-732 to
+    # 985-1,264 events/s (bench/ingest.py, three runs), but the three-stage pipeline, whose
+    # workers already share the two cores, got slower (docs/performance.md).
     step_processes: int = Field(default=0, ge=0, le=32)
     # Records larger than this go to the dead-letter topic unread (base64 payloads of 2 MiB
     # documents plus their envelope fit).

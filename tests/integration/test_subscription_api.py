@@ -838,6 +838,12 @@ class TestContract:
                 async with serving(hook=Receiver()) as hooks:
                     await a.call("PATCH", hooked, {"webhook": {"url": f"{hooks}/hook"}})
                     await a.call("POST", f"{hooked}/webhook/test")
+                    # A key sends at most 3 test events in a burst (then 6 a minute): the
+                    # fourth in a row is a 429 that says when to come back.
+                    burst = [await a.call("POST", f"{hooked}/webhook/test") for _ in range(3)]
+                    assert [t.status for t in burst] == [200, 200, 429]
+                    assert 1 <= int(burst[-1].headers["Retry-After"]) <= 10
+                    assert burst[-1].json()["title"] == "Too Many Test Events"
                     await a.call("GET", f"{hooked}/deliveries")
                     await b.call("GET", f"{hooked}/deliveries")  # 404
                     await api.anonymous.call("GET", f"{hooked}/deliveries", valid_request=False)
