@@ -163,7 +163,12 @@ def build_worker(settings: EnrichSettings) -> Worker[Article, EnrichedArticle]:
     analyzer = analyzer_for(
         settings.taxonomy_path, settings.gazetteer_path, settings.sentiment_model
     )
-    table = story_table(topics.ENRICH_STORIES, settings.story_window_ms, wall_clock_ms)
+    table = story_table(
+        topics.ENRICH_STORIES,
+        settings.story_window_ms,
+        wall_clock_ms,
+        settings.story_max_articles,
+    )
     stories = StoryIndex(table, settings.story_threshold)
 
     async def step(article: Article, ctx: StepContext) -> Encoded:

@@ -277,11 +277,14 @@ class StoryIndex:
 
 
 def story_table(
-    topic: str, window_ms: int, clock_ms: Callable[[], int]
+    topic: str, window_ms: int, clock_ms: Callable[[], int], max_articles: int | None = None
 ) -> ChangelogTable[StoryEntry]:
+    """Rows older than ``window_ms`` expire; beyond ``max_articles`` the oldest go first."""
     return ChangelogTable(
         topic,
         encode=StoryEntry.encode,
         decode=StoryEntry.decode,
         keep=lambda e: clock_ms() - e.seen_at_ms <= window_ms,
+        max_rows=max_articles,
+        age=lambda e: e.seen_at_ms,
     )

@@ -19,9 +19,10 @@ from services.runtime.health import Health, health_app, start_http
 from services.runtime.kafka import bounded, make_consumer, make_producer, stop_quietly
 from services.runtime.lag import LagMonitor
 from services.runtime.loop import StageLoop
-from services.runtime.metrics import WorkerMetrics
+from services.runtime.metrics import TableCollector, WorkerMetrics
 from services.runtime.parallel import StepPool
 from services.runtime.settings import RuntimeSettings
+from services.runtime.table import ChangelogTable
 from services.runtime.transactions import PartitionProducers, TransactionalStageLoop
 from services.runtime.worker import Companion, Worker
 
@@ -209,6 +210,9 @@ async def worker_run(
 
     structlog.contextvars.bind_contextvars(service=name)
     metrics = WorkerMetrics(name, registry)
+    changelogs = [t for t in tables if isinstance(t, ChangelogTable)]
+    if changelogs:
+        metrics.registry.register(TableCollector(name, changelogs))
     for collector in collectors:
         metrics.registry.register(collector)
     health = Health(stall_after=settings.stall_after_seconds)

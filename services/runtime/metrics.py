@@ -4,7 +4,13 @@ Names follow ``newswire_<noun>_<unit>``; labels are small and fixed (service, to
 reason). Tests pass a fresh ``CollectorRegistry`` so no two workers share state.
 """
 
+from collections.abc import Iterator, Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from services.runtime.table import ChangelogTable
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000)
@@ -163,3 +169,31 @@ class WorkerMetrics:
             ["service"],
             registry=r,
         )
+
+
+class TableCollector(Collector):
+    """A worker's state tables, read at scrape time: rows in each local copy, and rows dropped
+    from it (expired, or over its ``max_rows`` cap: those a cap made a worker forget)."""
+
+    def __init__(self, service: str, tables: Sequence[ChangelogTable[object]]) -> None:
+        self.service = service
+        self.tables = tables
+
+    def collect(self) -> Iterator[Metric]:
+        rows = GaugeMetricFamily(
+            "newswire_table_rows",
+            "Rows in a state table's local copy.",
+            labels=["service", "table"],
+        )
+        dropped = CounterMetricFamily(
+            "newswire_table_rows_dropped",
+            "Rows dropped from a table's local copy (they stay in its changelog), by reason: "
+            "expired | over_cap.",
+            labels=["service", "table", "reason"],
+        )
+        for table in self.tables:
+            rows.add_metric([self.service, table.topic], len(table))
+            for reason, count in table.dropped.items():
+                dropped.add_metric([self.service, table.topic, reason], count)
+        yield rows
+        yield dropped

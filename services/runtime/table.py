@@ -13,6 +13,7 @@ same key always on the same input partition, hence the same worker) never race.
 
 import asyncio
 import contextlib
+import heapq
 import time
 import uuid
 from collections.abc import Callable
@@ -41,12 +42,26 @@ class ChangelogTable(Generic[V]):
         encode: Callable[[V], bytes],
         decode: Callable[[bytes], V],
         keep: Callable[[V], bool] | None = None,
+        max_rows: int | None = None,
+        age: Callable[[V], int] | None = None,
     ) -> None:
-        """``topic`` is the unprefixed changelog name; ``keep`` drops expired values on restore."""
+        """``topic`` is the unprefixed changelog name; ``keep`` drops expired values on restore
+        (and from the local copy every PRUNE_EVERY changes).
+
+        ``max_rows`` caps the local copy: beyond it, the rows with the smallest ``age`` (a
+        timestamp; insertion order without one) leave it, down to 90 % of the cap, so that
+        a burst cannot grow a worker's memory without bound inside the ``keep`` window. They
+        stay in the changelog (a restart restores them, then drops them again)."""
+        if max_rows is not None and max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
         self.topic = topic
         self._encode = encode
         self._decode = decode
         self._keep = keep
+        self._max_rows = max_rows
+        self._age = age
+        # Rows dropped from the local copy since start, by reason: expired | over_cap.
+        self.dropped = {"expired": 0, "over_cap": 0}
         self.data: dict[str, V] = {}
         # Called as (key, old value, new value) on every change, local or followed, so derived
         # indexes (an LSH index over the values, say) stay in step.
@@ -81,6 +96,29 @@ class ChangelogTable(Generic[V]):
         self._changes_since_prune += 1
         if self._changes_since_prune >= PRUNE_EVERY:
             self.prune()
+        if self._max_rows is not None and len(self.data) > self._max_rows:
+            self._shrink(self._max_rows)
+
+    def _shrink(self, cap: int) -> None:
+        """Drops the oldest rows down to 90 % of ``cap``: one O(n log k) pass per
+        ~cap / 10 changes, not one per change."""
+        excess = len(self.data) - cap * 9 // 10
+        if self._age is None:
+            oldest = list(self.data)[:excess]
+        else:
+            age = self._age
+            oldest = [
+                k for k, _ in heapq.nsmallest(excess, self.data.items(), key=lambda kv: age(kv[1]))
+            ]
+        self._drop(oldest, "over_cap")
+        log.warning("table_over_cap", table=self.topic, cap=cap, dropped=len(oldest))
+
+    def _drop(self, keys: list[str], reason: str) -> None:
+        for k in keys:
+            old = self.data.pop(k)
+            if self.on_change is not None:
+                self.on_change(k, old, None)
+        self.dropped[reason] += len(keys)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         """Applies one changelog record (a tombstone deletes)."""
@@ -110,10 +148,7 @@ class ChangelogTable(Generic[V]):
         if self._keep is None:
             return 0
         expired = [k for k, v in self.data.items() if not self._keep(v)]
-        for k in expired:
-            old = self.data.pop(k)
-            if self.on_change is not None:
-                self.on_change(k, old, None)
+        self._drop(expired, "expired")
         return len(expired)
 
     async def start(self, bootstrap: str, topic: str, client_id: str) -> None:

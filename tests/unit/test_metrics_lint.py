@@ -16,7 +16,8 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from services.notify.step import NotifyMetrics
 from services.runtime.health import Health, health_app, start_http
-from services.runtime.metrics import WorkerMetrics
+from services.runtime.metrics import TableCollector, WorkerMetrics
+from services.runtime.table import ChangelogTable
 from tests.ops_metrics import (
     dashboard_expressions,
     exposed_names,
@@ -53,6 +54,9 @@ async def scrape(service: str) -> str:
     """A worker's /metrics over HTTP; notify's includes its own metrics (NotifyMetrics)."""
     metrics = WorkerMetrics(service)
     touch_every_family(metrics, service)
+    table: ChangelogTable[object] = ChangelogTable("news.t", encode=repr, decode=bytes.decode)
+    table.put("k", "v")
+    metrics.registry.register(TableCollector(service, [table]))
     if service == "notify":
         own = NotifyMetrics()
         touch_every_family(own, service)
@@ -84,6 +88,8 @@ async def test_scrape_passes_promtool_check_metrics() -> None:
     text = await scrape("notify")
     assert "newswire_records_consumed_total{" in text
     assert "newswire_end_to_end_latency_seconds_bucket{" in text
+    assert 'newswire_table_rows{service="notify",table="news.t"} 1.0' in text
+    assert 'newswire_table_rows_dropped_total{reason="over_cap",service="notify"' in text
     done = promtool_check_metrics(text)
     findings = {line for line in (done.stdout + done.stderr).splitlines() if line.strip()}
     assert findings - ACCEPTED_LINT_FINDINGS == set(), findings

@@ -92,6 +92,26 @@ class TestState:
         story, _, _ = stories.assign(SEED_AS_HTML, NOW)
         assert story == SEED_AS_HTML.article_id
 
+    def test_beyond_the_cap_the_oldest_articles_leave_table_and_index(self) -> None:
+        """A burst inside the window: the table keeps at most ``max_articles`` rows, the
+        oldest by time go first (down to 90 % of the cap), and the index forgets them too."""
+        stories = StoryIndex(story_table("news.enrich.stories", WINDOW, lambda: NOW, 10))
+        stories.assign(SEED, NOW - 1000)  # the oldest, though not the first in the table
+        others = [_with(HEATWAVE, article_id=f"h{i}", url=None) for i in range(10)]
+        for i, other in enumerate(others):
+            stories.assign(other, NOW + i)
+        table = stories.table
+        assert len(table) == 9  # 11 rows > 10: down to 9, the two oldest dropped
+        assert table.get(SEED.article_id) is None
+        assert table.get("h0") is None
+        assert table.get("h1") is not None
+        assert table.dropped == {"expired": 0, "over_cap": 2}
+        # The index forgot the seed: its rewrite starts a story of its own now.
+        story, _, _ = stories.assign(SEED_AS_HTML, NOW + 20)
+        assert story == SEED_AS_HTML.article_id
+        with pytest.raises(ValueError, match="max_rows"):
+            story_table("t", WINDOW, lambda: NOW, 0)
+
     @pytest.mark.parametrize("data", [b"{}", b'{"s": "x", "w": ["a"], "t": 0}', b"nope"])
     def test_bad_rows_are_value_errors(self, data: bytes) -> None:
         with pytest.raises(ValueError, match=r"story entry|invalid literal"):
