@@ -1,6 +1,7 @@
 """Worker processes for end-to-end tests: real `newswire <service>` processes, real signals."""
 
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,9 +14,27 @@ from tests.e2e.browser import browser, page  # noqa: F401  (fixtures of the brow
 Spawn = Callable[..., WorkerProcess]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keeps each phase's report on the test, so its fixtures can tell a failure."""
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+LOG_TAIL_LINES = 60
+
+
 @pytest.fixture
-async def spawn(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> AsyncIterator[Spawn]:
-    """Starts a worker process for this test's topics; every one is stopped afterwards."""
+async def spawn(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Spawn]:
+    """Starts a worker process for this test's topics; every one is stopped afterwards. When
+    the test failed, the end of each worker's log goes to the report (its tmp_path copy does
+    not outlive a CI machine)."""
     started: list[WorkerProcess] = []
 
     def start(service: str, **env: str) -> WorkerProcess:
@@ -35,6 +54,14 @@ async def spawn(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Asyn
     yield start
     for worker in started:
         worker.kill()
+    call = request.node.stash.get(_REPORTS, {}).get("call")
+    if call is not None and call.failed:
+        for worker in started:
+            print(
+                f"\n--- the last {LOG_TAIL_LINES} lines of {worker.log_path.name} ---\n"
+                + worker.log_tail(LOG_TAIL_LINES),
+                file=sys.stderr,
+            )
 
 
 # Receivers in these tests listen on 127.0.0.1, which the SSRF guard refuses unless allowed.
