@@ -234,6 +234,11 @@ def document() -> dict[str, Any]:
             "get": {
                 "operationId": "recentAlerts",
                 "summary": "This key's most recent alerts (all its subscriptions, or one)",
+                "description": (
+                    "Reads the newest records of news.alerts. A notify process runs at most "
+                    "NEWSWIRE_API__MAX_ALERT_READS (4) such reads at once, all keys together; "
+                    "beyond, 429 with Retry-After."
+                ),
                 "parameters": [
                     {
                         "name": "limit",
@@ -245,7 +250,7 @@ def document() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": {"description": "Newest first", "content": _json("AlertsPage")},
-                    **_errors("400", "404", "503"),
+                    **_errors("400", "404", "429", "503"),
                 },
             },
         },

@@ -162,6 +162,7 @@ class SubscriptionApi:
         self.stopping = asyncio.Event()
         self._streams = StreamSlots()
         self._test_buckets: dict[str, TokenBucket] = {}  # per key; bounded by the key ring
+        self.alert_reads = asyncio.Semaphore(settings.max_alert_reads)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.app = self._build()
@@ -653,22 +654,32 @@ class SubscriptionApi:
     async def alerts(self, request: web.Request) -> web.Response:
         params = self._params(AlertsParams, dict(request.query))
         wanted = self._wanted(request, params.subscription)
-        consumer = alerts_feed.alerts_consumer(self.bootstrap)
-        await consumer.start()
-        try:
-            items, positions, scanned = await alerts_feed.recent(
-                consumer,
-                self.alerts_topic,
-                wanted,
-                params.limit,
-                self.settings.alerts_scan_per_partition,
+        if self.alert_reads.locked():
+            error = ApiError(
+                429,
+                "Too Many Alert Reads",
+                f"{self.settings.max_alert_reads} reads of news.alerts are under way on this "
+                "server; try again in a moment",
             )
-        except (TimeoutError, KafkaError, ValueError) as exc:
-            # ValueError: news.alerts does not exist (yet); the other two, the broker.
-            log.warning("alerts_read_failed", error=repr(exc))
-            raise ApiError(503, "Service Unavailable", "news.alerts could not be read") from exc
-        finally:
-            await consumer.stop()
+            error.headers["Retry-After"] = "1"
+            raise error
+        async with self.alert_reads:
+            consumer = alerts_feed.alerts_consumer(self.bootstrap)
+            try:
+                await consumer.start()
+                items, positions, scanned = await alerts_feed.recent(
+                    consumer,
+                    self.alerts_topic,
+                    wanted,
+                    params.limit,
+                    self.settings.alerts_scan_per_partition,
+                )
+            except (TimeoutError, KafkaError, ValueError) as exc:
+                # ValueError: news.alerts does not exist (yet); the other two, the broker.
+                log.warning("alerts_read_failed", error=repr(exc))
+                raise ApiError(503, "Service Unavailable", "news.alerts could not be read") from exc
+            finally:
+                await consumer.stop()
         page = AlertsPage(
             items=[AlertItem(event_id=i.event_id, alert=i.alert) for i in items],
             resume_id=alerts_feed.encode_positions(positions),

@@ -93,6 +93,9 @@ class ApiSettings(BaseModel):
     # GET /v1/alerts reads at most this many of the newest records of each news.alerts
     # partition (all keys' alerts share them): a bound on the call's time and memory.
     alerts_scan_per_partition: int = Field(default=20_000, ge=1, le=1_000_000)
+    # GET /v1/alerts calls reading news.alerts at once in this process, all keys together:
+    # each opens a consumer and holds up to a fetch's worth of records; more answer 429.
+    max_alert_reads: int = Field(default=4, ge=1, le=100)
     # POST .../webhook/test makes this server send a request at once: a token bucket per API
     # key (in each notify process) keeps a key from turning it into a request cannon.
     webhook_tests_per_minute: float = Field(default=6.0, gt=0)

@@ -823,6 +823,17 @@ class TestContract:
                 )  # 415
                 await api.anonymous.call("POST", "/v1/preview", {"query": "x"}, valid_request=False)
                 await a.call("GET", "/v1/alerts?limit=5")
+                # Every read slot taken (4 reads under way): the next is a 429, and once one
+                # slot is free a read goes through again.
+                reads = api.server.alert_reads
+                for _ in range(api.server.settings.max_alert_reads):
+                    await reads.acquire()
+                busy = await a.call("GET", "/v1/alerts?limit=5")
+                assert (busy.status, busy.headers["Retry-After"]) == (429, "1")
+                reads.release()
+                assert (await a.call("GET", "/v1/alerts?limit=5")).status == 200
+                for _ in range(api.server.settings.max_alert_reads - 1):
+                    reads.release()
                 await a.call("GET", "/v1/alerts?limit=0", valid_request=False)  # 400
                 await b.call("GET", f"/v1/alerts?subscription={live}")  # 404
                 await api.anonymous.call("GET", "/v1/alerts", valid_request=False)
