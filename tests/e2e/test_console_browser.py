@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Dialog, Page, Request, expect
+from playwright.async_api import Dialog, Page, Request, Route, expect
 
 from schemas.alert import Alert
 from schemas.enriched import Sentiment
@@ -223,8 +223,30 @@ async def test_stories_reconnects_and_a_disabled_webhook(
     await page.goto(notify.api_url + "/")
     await page.get_by_label("API key").fill(ALICE)
     await page.get_by_role("button", name="Sign in").click()
+    # The first read of the alerts finds the server busy (a 429, as when its alert reads are
+    # all taken; tests/integration/test_subscription_api.py has the server's side): the page
+    # waits the Retry-After it was given and tries again.
+    busy_answers: list[str] = []
+
+    async def busy_once(route: Route) -> None:
+        if busy_answers:
+            await route.continue_()
+            return
+        busy_answers.append(route.request.url)
+        await route.fulfill(
+            status=429,
+            headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+            body=json.dumps({"title": "Too Many Alert Reads", "status": 429}),
+        )
+
+    await page.route("**/v1/alerts?limit=1000", busy_once)
     await page.get_by_role("link", name="Live alerts").click()
+    await expect(page.locator("#stream-state")).to_have_text(
+        "The server is busy; trying again…", timeout=WAIT_MS
+    )
     await expect(page.locator("#stream-state")).to_have_text("Live", timeout=WAIT_MS)
+    assert len(busy_answers) == 1
+    await page.unroute("**/v1/alerts?limit=1000")
     rows = page.locator("#alerts-list > li")
     await expect(rows).to_have_count(3)
     story = page.locator('#alerts-list > li[data-story="story-a"]')

@@ -24,11 +24,13 @@ function el(tag, attrs = {}, ...children) {
 // --- the API --------------------------------------------------------------------------------
 
 class Problem extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     const detail = typeof body === "object" && body ? body.detail || body.title : String(body);
     super(detail || `HTTP ${status}`);
     this.status = status;
     this.body = typeof body === "object" && body ? body : {};
+    // Seconds the server asked to wait (429, 503), or null.
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -50,7 +52,8 @@ async function api(path, { method = "GET", body, headers = {}, signal } = {}) {
     if (response.status === 401 && path !== "/v1/subscriptions?limit=1") {
       signOut("Your API key was refused; sign in again.");
     }
-    throw new Problem(response.status, data);
+    const wait = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+    throw new Problem(response.status, data, Number.isFinite(wait) ? wait : null);
   }
   return data;
 }
@@ -447,12 +450,24 @@ const alerts = {
     list.replaceChildren();
     this.state("Loading…", "");
     let page;
-    try {
-      page = await api("/v1/alerts?limit=1000");
-    } catch (problem) {
-      this.state(`Could not load alerts: ${problem.message}`, "down");
-      this.running = false;
-      return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        page = await api("/v1/alerts?limit=1000");
+        break;
+      } catch (problem) {
+        // A busy server (429: its alert reads are all taken) says when to come back: wait
+        // that long (at most 10 s) a few times before giving up.
+        if (problem.status === 429 && attempt < 5 && this.running) {
+          this.state("The server is busy; trying again…", "");
+          const seconds = Math.min(problem.retryAfter ?? 1, 10);
+          await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+          if (!this.running) return;
+          continue;
+        }
+        this.state(`Could not load alerts: ${problem.message}`, "down");
+        this.running = false;
+        return;
+      }
     }
     if (!this.running) return;
     // Oldest first into their stories, then one render of every story, newest first.
