@@ -539,6 +539,15 @@ class SubscriptionApi:
         sub = self._owned(request)
         self._check_if_match(request, sub)
         await self._save(None, delete=sub.id)
+        if self.attempts is not None:
+            # The subscription is gone whatever happens here: a failed tombstone only leaves
+            # its history to the topic's retention (unreachable through the API meanwhile).
+            try:
+                forgotten = await self.attempts.forget(sub.id)
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("attempts_forget_failed", subscription_id=sub.id, error=repr(exc))
+            else:
+                log.info("attempts_forgotten", subscription_id=sub.id, keys=forgotten)
         return web.Response(status=204)
 
     async def test(self, request: web.Request) -> web.Response:

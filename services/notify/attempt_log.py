@@ -37,3 +37,15 @@ class AttemptLog(WrittenTable[History]):
         value = encode(appended(before, attempt))
         await self.write_through(key, value)
         log.info("webhook_test_recorded", subscription_id=subscription_id, status=attempt.status)
+
+    async def forget(self, subscription_id: str) -> int:
+        """Tombstones a deleted subscription's histories (deliver's and the tests'), so they
+        leave every follower now rather than at the topic's retention; returns how many
+        keys it removed. A delivery still retrying when the subscription went may write one
+        more entry afterwards: that one leaves with retention."""
+        removed = 0
+        for key in (subscription_id, key_of_tests(subscription_id)):
+            if self.table.get(key) is not None:
+                await self.write_through(key, None)
+                removed += 1
+        return removed

@@ -150,6 +150,17 @@ async def test_attempts_retries_and_a_test_event(kafka_bootstrap: str, topic_pre
                 assert len(history(again.table.data, sub_id)) == 3
             finally:
                 await again.stop()
+
+            # Deleting the subscription tombstones both of its histories: they leave the
+            # API's table now, and a table restored afterwards never sees them.
+            assert (await a.call("DELETE", f"/v1/subscriptions/{sub_id}")).status == 204
+            assert history(log.table.data, sub_id) == ()
+            after = AttemptLog(KafkaSettings(bootstrap=kafka_bootstrap))
+            await after.start(kafka_bootstrap, topic_prefix + topics.ALERT_ATTEMPTS, "after")
+            try:
+                assert history(after.table.data, sub_id) == ()
+            finally:
+                await after.stop()
         finally:
             await api.server.stop()
             await log.stop()
