@@ -368,8 +368,17 @@ class WebhookDispatcher:
         members: tuple[str, ...],
     ) -> None:
         subscription_id = lane.subscription_id
-        started = self._monotonic()
-        attempt = 0
+        attempt, elapsed, wait = self._resumed(subscription_id, webhook_id)
+        started = self._monotonic() - elapsed
+        if attempt:
+            log.info(
+                "webhook_resumed",
+                webhook_id=webhook_id,
+                attempts_made=attempt,
+                elapsed=round(elapsed, 3),
+                waiting=round(wait, 3),
+            )
+            await asyncio.sleep(wait)
         trace = _request_trace(items)
         # A digest carries the first alert's trace; the others are named on the log lines.
         traces = sorted({t.trace_id for i in items if (t := from_headers(i.record.headers))})
@@ -446,6 +455,30 @@ class WebhookDispatcher:
             if recorded:
                 await self.emit(recorded)  # acknowledged before the wait, so the page shows it
             await asyncio.sleep(delay)
+
+    def _resumed(self, subscription_id: str, webhook_id: str) -> tuple[int, float, float]:
+        """(attempts already made, seconds since the first, seconds still to wait) of a
+        webhook that this worker before a restart, or the partition's previous owner, was
+        retrying, from the attempts table: numbering, the retry budget and the backoff carry
+        on where they were instead of starting over (a crash-looping worker would otherwise
+        retry for ever). (0, 0, 0) for a webhook never tried. The history keeps the newest
+        attempts only (attempts.LIMIT), so after very many the budget's start is the oldest
+        one kept."""
+        if self.attempts is None:
+            return 0, 0.0, 0.0
+        earlier = [
+            a
+            for a in self.attempts.get(subscription_id) or ()
+            if a.webhook_id == webhook_id and not a.test
+        ]
+        if not earlier:
+            return 0, 0.0, 0.0
+        now_ms = int(self._wall() * 1000)
+        last = max(earlier, key=lambda a: a.attempt)
+        first_ms = min(a.at_ms for a in earlier)
+        due_ms = last.next_attempt_ms if last.next_attempt_ms is not None else now_ms
+        wait = min(max(0.0, (due_ms - now_ms) / 1000), self.policy.max_delay_seconds)
+        return last.attempt, max(0.0, (now_ms - first_ms) / 1000), wait
 
     def _attempt_record(self, subscription_id: str, attempt: Attempt) -> list[OutRecord]:
         """The attempts table's write for ``attempt`` (none without a table). Read-modify-

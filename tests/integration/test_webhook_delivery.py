@@ -28,6 +28,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from schemas import topics
 from schemas.alert import Alert
 from schemas.enriched import Sentiment
+from services.notify.attempts import Attempt
+from services.notify.attempts import encode as encode_attempts
 from services.notify.delivery import run_delivery
 from services.notify.settings import DeliverySettings, WebhookSettings
 from services.notify.webhooks import WebhookTarget, generate_secret
@@ -382,6 +384,64 @@ async def test_budget_spent_goes_to_the_dead_letter_topic(
     assert headers[dlq.ORIGINAL_OFFSET] == str(offset)
     assert "3 attempts" in headers[dlq.EXCEPTION_MESSAGE]
     assert "status 503" in headers[dlq.EXCEPTION_MESSAGE]
+
+
+async def test_a_webhook_retried_before_a_restart_carries_on_its_budget(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """news.alerts.attempts says an earlier worker made 4 attempts at this alert, the first
+    20 s ago, and planned the next in 1.5 s: this worker waits until then, numbers its
+    attempt 5, and with a budget of 5 attempts dead-letters the alert after that one failure
+    (starting over at 1 would have made 5 more)."""
+    receiver = Receiver(statuses=[500])
+    alert = make_alert("sub-resumed", 1)
+    settings = settings_for(
+        kafka_bootstrap, topic_prefix, retry_max_attempts=5, retry_max_delay_seconds=5
+    )
+    now_ms = int(time.time() * 1000)
+    started = time.monotonic()
+    earlier = tuple(
+        Attempt(
+            at_ms=now_ms - 20_000 + 5_000 * n,
+            webhook_id=alert.alert_id,
+            attempt=n + 1,
+            status=500,
+            result="5xx",
+            error=None,
+            verdict="retry",
+            next_attempt_ms=now_ms + 1_500 if n == 3 else now_ms - 20_000 + 5_000 * (n + 1),
+        )
+        for n in range(4)
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic(topics.ALERT_ATTEMPTS),
+            key=b"sub-resumed",
+            value=encode_attempts(tuple(reversed(earlier))),  # newest first, as stored
+        )
+    finally:
+        await producer.stop()
+    async with serving(hook=receiver) as base:
+        targets = {"sub-resumed": WebhookTarget(f"{base}/hook", receiver.secret)}
+        await produce(kafka_bootstrap, topic_prefix, [alert])
+        async with delivering(settings, targets) as registry:
+
+            async def dead() -> bool:
+                return (
+                    sample(registry, "newswire_webhook_deliveries_total", outcome="dead_letter")
+                    == 1
+                )
+
+            await wait_until(dead, 30, "the dead letter")
+    [hit] = receiver.hits
+    assert hit.webhook_id == alert.alert_id
+    assert hit.at - started >= 1.3  # the planned time, not at once
+    [record] = await dead_letters(kafka_bootstrap, topic_prefix, 1)
+    message = dlq.header_map(record.headers)[dlq.EXCEPTION_MESSAGE]
+    assert "5 attempts over" in message
+    assert float(message.split(" over ")[1].split("s;")[0]) >= 20  # the budget's clock too
 
 
 async def test_retry_after_is_honoured(kafka_bootstrap: str, topic_prefix: str) -> None:
