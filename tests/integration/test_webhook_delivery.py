@@ -222,11 +222,13 @@ async def committed(bootstrap: str, settings: DeliverySettings, partition: int) 
         await consumer.stop()
 
 
-async def wait_delivered(registry: CollectorRegistry, n: int, what: str, timeout: float) -> None:
-    """Until the worker counts ``n`` alerts delivered."""
+async def wait_delivered(
+    registry: CollectorRegistry, n: int, what: str, timeout: float, outcome: str = "delivered"
+) -> None:
+    """Until the worker counts ``n`` alerts with ``outcome`` (delivered, dead_letter, ...)."""
 
     async def done() -> bool:
-        return sample(registry, "newswire_webhook_deliveries_total", outcome="delivered") == n
+        return sample(registry, "newswire_webhook_deliveries_total", outcome=outcome) == n
 
     await wait_until(done, timeout, what)
 
@@ -354,14 +356,7 @@ async def test_budget_spent_goes_to_the_dead_letter_topic(
         targets = {"sub-down": WebhookTarget(f"{base}/hook", receiver.secret)}
         [(partition, offset, value)] = await produce(kafka_bootstrap, topic_prefix, [alert])
         async with delivering(settings, targets) as registry:
-
-            async def dead() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="dead_letter")
-                    == 1
-                )
-
-            await wait_until(dead, 30, "the dead letter")
+            await wait_delivered(registry, 1, "the dead letter", 30, outcome="dead_letter")
 
             await wait_committed(
                 kafka_bootstrap,
@@ -427,14 +422,7 @@ async def test_a_webhook_retried_before_a_restart_carries_on_its_budget(
         targets = {"sub-resumed": WebhookTarget(f"{base}/hook", receiver.secret)}
         await produce(kafka_bootstrap, topic_prefix, [alert])
         async with delivering(settings, targets) as registry:
-
-            async def dead() -> bool:
-                return (
-                    sample(registry, "newswire_webhook_deliveries_total", outcome="dead_letter")
-                    == 1
-                )
-
-            await wait_until(dead, 30, "the dead letter")
+            await wait_delivered(registry, 1, "the dead letter", 30, outcome="dead_letter")
     [hit] = receiver.hits
     assert hit.webhook_id == alert.alert_id
     assert hit.at - started >= 1.3  # the planned time, not at once
