@@ -103,15 +103,27 @@ def words_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
     return _split_clitics(found, starts, ends)
 
 
+# Cyrillic letters that decompose in Unicode but are letters of their own, never written
+# without their mark: Russian and Ukrainian й (и + breve; "мой" is not "мои"), Ukrainian ї
+# (і + diaeresis; "їх" is not "іх"), Belarusian ў. ё stays folded: Russian print writes е for
+# it as a rule.
+_OWN_LETTERS = frozenset("йЙїЇўЎ")
+
+
 def _unaccent_table() -> dict[int, str]:
     """Each precomposed letter that is a base letter plus combining marks, to the base letter:
     one character to one, so offsets into a text hold after ``translate``. Letters of their
-    own (Polish ``ł``, Ukrainian ``ґ``, German ``ß``) do not decompose and stay."""
+    own (Polish ``ł``, Ukrainian ``ґ``, German ``ß``) do not decompose and stay, and neither
+    do the Cyrillic ones in ``_OWN_LETTERS``."""
     table: dict[int, str] = {}
     for code in range(0x00C0, 0x0530):
         ch = chr(code)
         decomposed = unicodedata.normalize("NFD", ch)
-        if len(decomposed) > 1 and all(unicodedata.combining(c) for c in decomposed[1:]):
+        if (
+            len(decomposed) > 1
+            and all(unicodedata.combining(c) for c in decomposed[1:])
+            and ch not in _OWN_LETTERS
+        ):
             table[code] = decomposed[0]
     for code in range(0x1E00, 0x1F00):  # Latin Extended Additional (Vietnamese and others)
         ch = chr(code)
