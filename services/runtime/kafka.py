@@ -59,7 +59,9 @@ def producer_config(kafka: KafkaSettings, client_id: str) -> dict[str, Any]:
 
 
 def consumer_config(kafka: KafkaSettings, client_id: str, group_id: str) -> dict[str, Any]:
+    static = {"group_instance_id": kafka.group_instance_id} if kafka.group_instance_id else {}
     return {
+        **static,
         "bootstrap_servers": kafka.bootstrap,
         "client_id": client_id,
         "group_id": group_id,

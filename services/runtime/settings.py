@@ -21,6 +21,13 @@ class KafkaSettings(BaseModel):
     # A worker that dies is noticed by the group after this long; 10 s (Kafka's default is 45 s)
     # keeps failover quick for a pipeline whose steps take milliseconds.
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # Static group membership (KIP-345): a worker that stops and comes back within
+    # session_timeout_ms under the same id gets its partitions back without a rebalance of the
+    # group (a crashed container restarted in its pod, say). Unique per worker process; two
+    # processes with one id fence each other. Unset: dynamic membership, where a stopping
+    # worker leaves the group at once (the better choice when restarts bring new names, as a
+    # Deployment's rolling update does: a static member's partitions wait out the timeout).
+    group_instance_id: str | None = Field(default=None, min_length=1, max_length=249)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     request_timeout_ms: int = Field(default=30_000, ge=1_000)
     # Batching knobs: getmany returns at most max_batch records; the producer waits up to

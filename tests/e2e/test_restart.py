@@ -24,15 +24,18 @@ async def ids_in(
     return out
 
 
-@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+@pytest.mark.parametrize("how", ["sigterm", "sigkill", "sigkill-static"])
 async def test_restart_enrich_mid_stream(
     kafka_bootstrap: str, topic_prefix: str, spawn: Spawn, how: str
 ) -> None:
+    """``sigkill-static``: enrich with static group membership, its replacement under the
+    same id (a crashed container restarted in its pod)."""
     kafka = KafkaSettings(bootstrap=kafka_bootstrap)
     raw_topic = topic_prefix + topics.RAW.name
     articles_topic = topic_prefix + topics.ARTICLES.name
     enriched_topic = topic_prefix + topics.ENRICHED.name
-    ingest, enrich = spawn("ingest"), spawn("enrich")
+    static = {"NEWSWIRE_KAFKA__GROUP_INSTANCE_ID": "enrich-0"} if how.endswith("static") else {}
+    ingest, enrich = spawn("ingest"), spawn("enrich", **static)
     await ingest.wait_ready()
     await enrich.wait_ready()
 
@@ -49,7 +52,7 @@ async def test_restart_enrich_mid_stream(
 
     # Articles keep arriving while enrich is down.
     await produce_raw(kafka, raw_topic, [raw_event(generated_article(i)) for i in range(150, 300)])
-    replacement = spawn("enrich")
+    replacement = spawn("enrich", **static)
     await replacement.wait_ready()
 
     async def caught_up() -> bool:
