@@ -249,6 +249,22 @@ async def test_stories_reconnects_and_a_disabled_webhook(
     await page.unroute("**/v1/alerts?limit=1000")
     rows = page.locator("#alerts-list > li")
     await expect(rows).to_have_count(3)
+    # The filter keeps the stories that have every word typed, in any outlet's title or
+    # source, the subscription or the topics; clearing it shows them all again.
+    box = page.get_by_label("Filter")
+    visible = page.locator("#alerts-list > li:visible")
+    await box.fill("GAZETTE")
+    await expect(visible).to_have_count(1)
+    await expect(visible.first).to_have_attribute("data-story", "story-b")
+    await expect(page.locator("#alerts-filter-count")).to_have_text("1 of 3 stories")
+    await box.fill("daily wire")  # both outlets of story-a
+    await expect(visible).to_have_count(1)
+    await expect(visible.first).to_have_attribute("data-story", "story-a")
+    await box.fill("nowhere")
+    await expect(visible).to_have_count(0)
+    await box.fill("")
+    await expect(visible).to_have_count(3)
+    await expect(page.locator("#alerts-filter-count")).to_have_text("")
     story = page.locator('#alerts-list > li[data-story="story-a"]')
     outlets = story.get_by_role("button", name="2 outlets")
     await outlets.focus()

@@ -435,6 +435,30 @@ const alerts = {
   lastId: null,
   controller: null,
   running: false,
+  filter: [], // the filter box's words, lower case: a story shows when it has every one
+
+  // What the filter searches in a story: every outlet's title and source, the subscriptions
+  // and the topics, lower case.
+  searchText(story) {
+    return story.alerts
+      .flatMap((a) => [a.title, a.source, a.subscription_name, ...a.matched_topics])
+      .join("\n")
+      .toLowerCase();
+  },
+
+  setFilter(text) {
+    this.filter = text.toLowerCase().split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const story of this.stories.values()) if (this.applyFilter(story)) shown += 1;
+    $("#alerts-filter-count").textContent = this.filter.length ? `${shown} of ${this.stories.size} stories` : "";
+  },
+
+  applyFilter(story) {
+    const text = story.node ? story.node.dataset.search || "" : "";
+    const visible = this.filter.every((word) => text.includes(word));
+    if (story.node) story.node.hidden = !visible;
+    return visible;
+  },
 
   storyKey(alert) {
     return alert.story_id || `article:${alert.article_id}`;
@@ -476,6 +500,7 @@ const alerts = {
     const fragment = document.createDocumentFragment();
     for (const story of ordered) fragment.append(this.render(story));
     list.append(fragment);
+    if (this.filter.length) this.setFilter($("#alerts-filter").value);
     $("#alerts-empty").hidden = this.stories.size > 0;
     document.body.dataset.alertsLoaded = String(page.items.length);
     performance.mark("alerts-rendered");
@@ -511,6 +536,7 @@ const alerts = {
       node.classList.add("fresh");
       $("#alerts-list").prepend(node);
       $("#alerts-empty").hidden = true;
+      if (this.filter.length) this.setFilter($("#alerts-filter").value);
     }
     return story;
   },
@@ -565,8 +591,10 @@ const alerts = {
       parts.push(list);
     }
     const node = el("li", { "data-story": story.key, "data-article": newest.article_id }, ...parts);
+    node.dataset.search = this.searchText(story);
     if (story.node) story.node.remove();
     story.node = node;
+    this.applyFilter(story);
     return node;
   },
 
@@ -774,6 +802,7 @@ $("#cancel-edit").addEventListener("click", () => {
   $("#new-sub").focus();
 });
 $("#editor").addEventListener("submit", (event) => subscriptions.save(event));
+$("#alerts-filter").addEventListener("input", (event) => alerts.setFilter(event.target.value));
 const preview = debounce(() => subscriptions.preview(), 250);
 for (const name of ["query", "topics", "min_score"]) {
   $("#editor").elements[name].addEventListener("input", preview);
