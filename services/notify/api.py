@@ -107,6 +107,13 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
 
+def too_many(title: str, detail: str, retry_after_seconds: int) -> ApiError:
+    """A 429 telling the client when to try again (``Retry-After``)."""
+    error = ApiError(429, title, detail)
+    error.headers["Retry-After"] = str(retry_after_seconds)
+    return error
+
+
 def problem(
     status: int,
     title: str,
@@ -385,11 +392,9 @@ class SubscriptionApi:
         ``self._streams.give(owner)`` when the stream ends."""
         s = self.settings
         if not self._streams.take(owner, s.max_streams, s.max_streams_per_key):
-            error = ApiError(
-                429, "Too Many Streams", "too many open streams for this key or this server"
+            raise too_many(
+                "Too Many Streams", "too many open streams for this key or this server", 5
             )
-            error.headers["Retry-After"] = "5"
-            raise error
 
     def _take_test_token(self, owner: str) -> None:
         """One of the key's webhook test events, or a 429 saying when the next one is due."""
@@ -401,14 +406,12 @@ class SubscriptionApi:
         now = time.monotonic()
         if not bucket.try_take(now):
             wait = max(1, math.ceil(bucket.seconds_until_token(now)))
-            error = ApiError(
-                429,
+            raise too_many(
                 "Too Many Test Events",
                 f"this key may send {s.webhook_tests_per_minute:g} test events a minute "
                 f"(bursts of {s.webhook_test_burst}); the next in {wait} s",
+                wait,
             )
-            error.headers["Retry-After"] = str(wait)
-            raise error
 
     # --- handlers ----------------------------------------------------------------------------
 
@@ -664,14 +667,12 @@ class SubscriptionApi:
         params = self._params(AlertsParams, dict(request.query))
         wanted = self._wanted(request, params.subscription)
         if self.alert_reads.locked():
-            error = ApiError(
-                429,
+            raise too_many(
                 "Too Many Alert Reads",
                 f"{self.settings.max_alert_reads} reads of news.alerts are under way on this "
                 "server; try again in a moment",
+                1,
             )
-            error.headers["Retry-After"] = "1"
-            raise error
         async with self.alert_reads:
             consumer = alerts_feed.alerts_consumer(self.bootstrap)
             try:

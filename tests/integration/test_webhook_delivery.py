@@ -156,6 +156,16 @@ async def produce(
     return sent
 
 
+async def send_record(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    """One record with these bytes on ``topic`` (the full name), acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+
+
 def settings_for(bootstrap: str, prefix: str, **webhook: Any) -> DeliverySettings:
     knobs: dict[str, Any] = {
         "webhook_allow_hosts": ("127.0.0.1",),
@@ -408,16 +418,12 @@ async def test_a_webhook_retried_before_a_restart_carries_on_its_budget(
         )
         for n in range(4)
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            settings.topic(topics.ALERT_ATTEMPTS),
-            key=b"sub-resumed",
-            value=encode_attempts(tuple(reversed(earlier))),  # newest first, as stored
-        )
-    finally:
-        await producer.stop()
+    await send_record(
+        kafka_bootstrap,
+        settings.topic(topics.ALERT_ATTEMPTS),
+        b"sub-resumed",
+        encode_attempts(tuple(reversed(earlier))),  # newest first, as stored
+    )
     async with serving(hook=receiver) as base:
         targets = {"sub-resumed": WebhookTarget(f"{base}/hook", receiver.secret)}
         await produce(kafka_bootstrap, topic_prefix, [alert])
@@ -685,14 +691,9 @@ async def test_undecodable_alert_is_dead_lettered(kafka_bootstrap: str, topic_pr
     receiver = Receiver()
     alert = make_alert("sub-after-junk", 1)
     settings = settings_for(kafka_bootstrap, topic_prefix)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic_prefix + topics.ALERTS.name, value=b"{not json", key=b"sub-after-junk"
-        )
-    finally:
-        await producer.stop()
+    await send_record(
+        kafka_bootstrap, topic_prefix + topics.ALERTS.name, b"sub-after-junk", b"{not json"
+    )
     async with serving(hook=receiver) as base:
         targets = {"sub-after-junk": WebhookTarget(f"{base}/hook", receiver.secret)}
         await produce(kafka_bootstrap, topic_prefix, [alert])
