@@ -86,6 +86,11 @@ class _Lane:
     subscription_id: str
     queue: deque[_Item] = field(default_factory=deque)
     task: "asyncio.Task[None] | None" = None
+    # Set when its partition is revoked or the worker stops. The task is cancelled too, but a
+    # lane also checks this before each attempt: a cancellation can be lost (a library that
+    # turns it into a timeout, CPython gh-86296), and a lane that went on would deliver
+    # alerts of a partition that another worker now owns.
+    abandoned: bool = False
 
 
 class WebhookDispatcher:
@@ -178,6 +183,7 @@ class WebhookDispatcher:
     def abandon(self, partitions: set[TopicPartitionKey]) -> None:
         for key, lane in list(self._lanes.items()):
             if lane.partition in partitions:
+                lane.abandoned = True
                 if lane.task is not None:
                     lane.task.cancel()
                 for item in lane.queue:
@@ -220,7 +226,7 @@ class WebhookDispatcher:
 
     async def _run_lane(self, lane: _Lane) -> None:
         try:
-            while lane.queue:
+            while lane.queue and not lane.abandoned:
                 head = lane.queue[0]
                 structlog.contextvars.bind_contextvars(
                     subscription_id=lane.subscription_id,
@@ -383,7 +389,7 @@ class WebhookDispatcher:
         # A digest carries the first alert's trace; the others are named on the log lines.
         traces = sorted({t.trace_id for i in items if (t := from_headers(i.record.headers))})
         named: dict[str, Any] = {"trace_ids": traces} if len(traces) > 1 else {}
-        while True:
+        while not lane.abandoned:
             target = self.targets(subscription_id)
             if target is None or not target.enabled or subscription_id in self._gone:
                 # Deleted or disabled while we were retrying: the subscriber wants no more.

@@ -21,9 +21,14 @@ async def bounded(call: Awaitable[T], seconds: float, what: str) -> T:
 
     aiokafka shields some calls (a transaction's commit) and retries others forever while the
     broker is away; a worker must notice, report it and rebuild rather than wait with it.
+
+    asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the call's result when
+    its task is cancelled at the moment the result arrives, and the cancellation is lost
+    (CPython gh-86296, fixed in 3.12). A cancelled webhook lane then went on retrying.
     """
     try:
-        return await asyncio.wait_for(call, seconds)
+        async with asyncio.timeout(seconds):
+            return await call
     except TimeoutError as exc:
         raise BrokerCallTimeout(f"{what}: no answer from the broker in {seconds:g} s") from exc
 

@@ -69,11 +69,15 @@ class LagMonitor:
         if not assigned:
             return
         try:
-            ends = await asyncio.wait_for(self.consumer.end_offsets(sorted(assigned)), self.timeout)
+            # asyncio.timeout, not wait_for, which can lose the monitor's cancellation on
+            # Python 3.11 (see services.runtime.kafka.bounded).
+            async with asyncio.timeout(self.timeout):
+                ends = await self.consumer.end_offsets(sorted(assigned))
             positions = {}
             for tp in assigned:
                 # Known locally once fetching started; before that the broker is asked.
-                positions[tp] = await asyncio.wait_for(self.consumer.position(tp), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    positions[tp] = await self.consumer.position(tp)
         except (TimeoutError, KafkaError, AssertionError) as exc:
             # AssertionError: aiokafka asserts the partition is still assigned mid-rebalance.
             self.health.broker_unreachable(repr(exc))

@@ -273,6 +273,21 @@ async def test_a_broker_call_past_its_bound_is_broker_trouble() -> None:
     assert not is_broker_trouble(TimeoutError("a step's own timeout is not the broker's"))
 
 
+async def test_a_cancellation_that_meets_the_acknowledgement_is_not_lost() -> None:
+    """The worker is stopping (its lane task cancelled) just as the broker's answer arrives.
+    Python 3.11's wait_for returned the answer and dropped the cancellation (CPython
+    gh-86296), so a webhook lane went on retrying after its partition was abandoned."""
+    from services.runtime.kafka import bounded
+
+    acknowledgement = asyncio.get_running_loop().create_future()
+    call = asyncio.create_task(bounded(acknowledgement, 5.0, "acknowledgement"))
+    await asyncio.sleep(0)  # the call waits on the broker
+    acknowledgement.set_result("acked")
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+
+
 def test_the_transactional_id_of_a_partition_is_shared_by_its_owners() -> None:
     from services.runtime.transactions import transactional_id
 
