@@ -9,12 +9,10 @@ budgets run out in well under a second; every wait is bounded.
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,6 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from schemas import topics
 from schemas.alert import Alert
-from schemas.enriched import Sentiment
 from services.notify.attempts import Attempt
 from services.notify.attempts import encode as encode_attempts
 from services.notify.delivery import run_delivery
@@ -37,6 +34,7 @@ from services.runtime import dlq, trace
 from services.runtime.io import read_topic
 from services.runtime.local import WorkerProcess
 from services.runtime.settings import CommitSettings, HttpSettings, KafkaSettings
+from tests.alerts import make_alert
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -107,25 +105,6 @@ async def serving(**receivers: Receiver) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
-
-
-def make_alert(subscription_id: str, n: int) -> Alert:
-    article_id = hashlib.blake2b(f"article-{n}".encode(), digest_size=16).hexdigest()
-    alert_id = hashlib.blake2b(f"{subscription_id}/{article_id}".encode(), digest_size=16)
-    return Alert(
-        alert_id=alert_id.hexdigest(),
-        subscription_id=subscription_id,
-        subscription_name=f"Subscription {subscription_id}",
-        article_id=article_id,
-        title=f"Article number {n} about Ukraine security guarantees",
-        url=f"https://news.example/{n}",
-        source="test",
-        published_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
-        matched_topics=["ukraine-security-guarantees"],
-        matched_terms=["security guarantees"],
-        sentiment=Sentiment(score=0.1, label="neutral", method="vader:title+summary"),
-        created_at=datetime(2026, 11, 25, 8, 1, tzinfo=UTC),
-    )
 
 
 async def produce(

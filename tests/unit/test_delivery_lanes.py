@@ -3,10 +3,7 @@ is abandoned (revoked, or the worker stopping). The broker and a real receiver a
 tests/integration/test_webhook_delivery.py."""
 
 import asyncio
-from datetime import UTC, datetime
 
-from schemas.alert import Alert
-from schemas.enriched import Sentiment
 from services.notify.delivery import WebhookDispatcher
 from services.notify.ledger import ledger_table
 from services.notify.sender import AttemptResult
@@ -15,6 +12,7 @@ from services.notify.webhooks import WebhookTarget, generate_secret
 from services.runtime.metrics import WorkerMetrics
 from services.runtime.table import OutRecord
 from services.runtime.worker import InputRecord
+from tests.alerts import make_alert
 from tests.waiting import wait_until
 
 ALERTS_TOPIC = "news.alerts"
@@ -46,20 +44,7 @@ class DeafToCancellation:
 
 
 def alert_record(offset: int) -> InputRecord:
-    alert = Alert(
-        alert_id=f"{offset:032x}",
-        subscription_id="sub-1",
-        subscription_name="Subscription 1",
-        article_id=f"{offset + 1000:032x}",
-        title="Ukraine security guarantees",
-        url=f"https://news.example/{offset}",
-        source="test",
-        published_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
-        matched_topics=["ukraine-security-guarantees"],
-        matched_terms=["security guarantees"],
-        sentiment=Sentiment(score=0.0, label="neutral", method="vader:title+summary"),
-        created_at=datetime(2026, 11, 25, 8, 1, tzinfo=UTC),
-    )
+    alert = make_alert("sub-1", offset)
     return InputRecord(ALERTS_TOPIC, 0, offset, 0, b"sub-1", alert.model_dump_json().encode(), [])
 
 
